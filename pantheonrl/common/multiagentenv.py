@@ -144,9 +144,7 @@ class MultiAgentEnv(gym.Env, ABC):
 
     def _check_player(self, player: Any, what: str = "player_num") -> None:
         if not isinstance(player, int | np.integer) or not 0 <= player < self.n_players:
-            raise PlayerException(
-                f"{what}={player!r} is out of range: this game has players 0..{self.n_players - 1}"
-            )
+            raise PlayerException(f"{what}={player!r} is out of range: this game has players 0..{self.n_players - 1}")
 
     def _seat(self, player: int) -> int:
         """The index into ``partners`` of an absolute player number (not the ego)."""
@@ -336,9 +334,7 @@ class MultiAgentEnv(gym.Env, ABC):
             info or {},
         )
 
-    def _partner_actions(
-        self, players: tuple[int, ...], obs: tuple[Observation, ...], ego_action: Any
-    ) -> list:
+    def _partner_actions(self, players: tuple[int, ...], obs: tuple[Observation, ...], ego_action: Any) -> list:
         actions = []
         for player, ob in zip(players, obs):
             if player == self.ego_ind:
@@ -422,9 +418,7 @@ class MultiAgentEnv(gym.Env, ABC):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         if not self._mae_running:
-            raise PlayerException(
-                "step() was called on a finished (or never started) episode; call reset() first"
-            )
+            raise PlayerException("step() was called on a finished (or never started) episode; call reset() first")
         terminated, truncated, info = self._advance(action)
         reward, self._mae_ego_reward = self._mae_ego_reward, 0.0
         info = dict(info)
@@ -464,9 +458,7 @@ class MultiAgentEnv(gym.Env, ABC):
         elif isinstance(space, gym.spaces.MultiDiscrete):
             n = int(np.sum(space.nvec))
         else:
-            raise SpaceException(
-                f"action masks need a Discrete or MultiDiscrete action space; the ego's is {space}"
-            )
+            raise SpaceException(f"action masks need a Discrete or MultiDiscrete action space; the ego's is {space}")
         return np.ones(n, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
@@ -476,7 +468,7 @@ def _notify_end(agent: Any, obs: Observation | None, terminated: bool, truncated
         end_episode(obs, terminated, truncated)
 
 
-def _wrap_pair_step(result: tuple, who: str) -> tuple[Any, Any, bool, bool, dict]:
+def split_pair_step(result: tuple, who: str) -> tuple[Any, Any, bool, bool, dict]:
     """``(obs, rewards, done, info)`` or ``(obs, rewards, terminated, truncated, info)`` of a 2-player game."""
     if not isinstance(result, tuple) or len(result) not in (4, 5):
         raise TypeError(
@@ -484,9 +476,9 @@ def _wrap_pair_step(result: tuple, who: str) -> tuple[Any, Any, bool, bool, dict
         )
     if len(result) == 4:
         obs, rewards, done, info = result
-        return obs, rewards, bool(done), False, info
+        return obs, rewards, bool(done), False, info or {}
     obs, rewards, terminated, truncated, info = result
-    return obs, rewards, bool(terminated), bool(truncated), info
+    return obs, rewards, bool(terminated), bool(truncated), info or {}
 
 
 class TurnBasedEnv(MultiAgentEnv, ABC):
@@ -534,7 +526,7 @@ class TurnBasedEnv(MultiAgentEnv, ABC):
     def n_step(self, actions: list[Any]) -> tuple:
         mover = self._mae_mover
         method = self.ego_step if mover == 0 else self.alt_step
-        obs, rewards, terminated, truncated, info = _wrap_pair_step(
+        obs, rewards, terminated, truncated, info = split_pair_step(
             method(actions[0]), f"{type(self).__name__}.{method.__name__}"
         )
         self._mae_mover = 1 - mover
@@ -579,7 +571,7 @@ class SimultaneousEnv(MultiAgentEnv, ABC):
         """Start a game: ``(o0, o1)``."""
 
     def n_step(self, actions: list[Any]) -> tuple:
-        (o0, o1), rewards, terminated, truncated, info = _wrap_pair_step(
+        (o0, o1), rewards, terminated, truncated, info = split_pair_step(
             self.multi_step(actions[0], actions[1]), f"{type(self).__name__}.multi_step"
         )
         return (0, 1), (_as_observation(o0), _as_observation(o1)), rewards, terminated, truncated, info
@@ -608,9 +600,7 @@ class DummyEnv(gym.Env):
     POLL_S = 0.05
     START_TIMEOUT_S = 60.0
 
-    def __init__(
-        self, base_env: MultiAgentEnv, agent_ind: int, extractor=extract_obs, timeout: float | None = None
-    ):
+    def __init__(self, base_env: MultiAgentEnv, agent_ind: int, extractor=extract_obs, timeout: float | None = None):
         super().__init__()
         self.base_env = base_env
         self.agent_ind = agent_ind
@@ -704,9 +694,7 @@ class DummyEnv(gym.Env):
                 f"it cannot act any more"
             )
         if deadline is not None and time.monotonic() > deadline:
-            raise LearnerStoppedError(
-                f"the learner of player {self.agent_ind} did not answer within {self.timeout} s"
-            )
+            raise LearnerStoppedError(f"the learner of player {self.agent_ind} did not answer within {self.timeout} s")
 
     def _learner_waiting(self) -> bool:
         return self._learner_wants is not None and self._result is None

@@ -29,7 +29,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from pantheonrl.common.multiagentenv import MultiAgentEnv, SimultaneousEnv, TurnBasedEnv
+from pantheonrl.common.multiagentenv import MultiAgentEnv, SimultaneousEnv, TurnBasedEnv, split_pair_step
 from pantheonrl.common.observation import Observation
 from pantheonrl.common.trajsaver import SimultaneousTransitions, TransitionsMinimal, TurnBasedTransitions
 from pantheonrl.common.util import calculate_space, get_default_obs, get_space_size
@@ -95,19 +95,6 @@ def _game(env: Any, who: str, family: type | tuple[type, ...], expected: str) ->
 
 _TURN = "TurnBasedEnv (ego_step/alt_step/multi_reset)"
 _SIMULTANEOUS = "SimultaneousEnv (multi_step/multi_reset)"
-
-
-def _pair_result(result: Any, who: str) -> tuple[Any, Any, bool, bool, dict]:
-    """Normalise a 2-player game method's ``(obs, rews, done, info)`` or 5-tuple result."""
-    if not isinstance(result, tuple) or len(result) not in (4, 5):
-        raise TypeError(
-            f"{who} must return (obs, rewards, terminated, truncated, info) or the legacy (obs, rewards, done, info)"
-        )
-    if len(result) == 4:
-        obs, rewards, done, info = result
-        return obs, rewards, bool(done), False, info or {}
-    obs, rewards, terminated, truncated, info = result
-    return obs, rewards, bool(terminated), bool(truncated), info or {}
 
 
 def _seat_player(seat: int, ego_ind: int) -> int:
@@ -303,12 +290,12 @@ class TurnBasedFrameStack(_GameWrapper, TurnBasedEnv):
         self._adopt(env)
 
     def ego_step(self, action: Any) -> tuple:
-        altobs, rews, terminated, truncated, info = _pair_result(self.env.ego_step(action), "ego_step")
+        altobs, rews, terminated, truncated, info = split_pair_step(self.env.ego_step(action), "ego_step")
         truncated = self._count_step(terminated, truncated)
         return _stack(self.althistory, altobs), rews, terminated, truncated, info
 
     def alt_step(self, action: Any) -> tuple:
-        egoobs, rews, terminated, truncated, info = _pair_result(self.env.alt_step(action), "alt_step")
+        egoobs, rews, terminated, truncated, info = split_pair_step(self.env.alt_step(action), "alt_step")
         truncated = self._count_step(terminated, truncated)
         return _stack(self.egohistory, egoobs), rews, terminated, truncated, info
 
@@ -339,7 +326,7 @@ class SimultaneousFrameStack(_GameWrapper, SimultaneousEnv):
         self._adopt(env)
 
     def multi_step(self, ego_action: Any, alt_action: Any) -> tuple:
-        (o0, o1), rews, terminated, truncated, info = _pair_result(
+        (o0, o1), rews, terminated, truncated, info = split_pair_step(
             self.env.multi_step(ego_action, alt_action), "multi_step"
         )
         truncated = self._count_step(terminated, truncated)
@@ -563,7 +550,7 @@ class TurnBasedRecorder(_GameWrapper, _RecorderMixin, TurnBasedEnv):
 
     def _play(self, player: int, method: Any, action: Any) -> tuple:
         array = self._action_array(player, action)
-        obs, rews, terminated, truncated, info = _pair_result(method(action), method.__name__)
+        obs, rews, terminated, truncated, info = split_pair_step(method(action), method.__name__)
         truncated = self._count_step(terminated, truncated)
         self._turns.append([player, self._log_act(player, array), 0])
         if terminated or truncated:
@@ -621,7 +608,7 @@ class SimultaneousRecorder(_GameWrapper, _RecorderMixin, SimultaneousEnv):
 
     def multi_step(self, ego_action: Any, alt_action: Any) -> tuple:
         arrays = (self._action_array(0, ego_action), self._action_array(1, alt_action))
-        (o0, o1), rews, terminated, truncated, info = _pair_result(
+        (o0, o1), rews, terminated, truncated, info = split_pair_step(
             self.env.multi_step(ego_action, alt_action), "multi_step"
         )
         truncated = self._count_step(terminated, truncated)
