@@ -166,8 +166,9 @@ class _LearningAgent(Agent):
         m._num_timesteps_at_start = m.num_timesteps
         if first and not m._custom_logger:
             m._logger = sb3_utils.configure_logger(m.verbose, m.tensorboard_log, self.tb_log_name, True)
+        self._iteration = 0  # SB3 counts iterations per learn() call
         self.callback = m._init_callback(self._user_callback, False)
-        self.callback.on_training_start(locals(), globals())
+        self.callback.on_training_start({"self": m, "total_timesteps": m._total_timesteps}, globals())
         self._started = True
 
     def _maybe_next_cycle(self) -> None:
@@ -190,12 +191,23 @@ class _LearningAgent(Agent):
             self._complete(batch_obs(self.observation_space, obs.obs), False, False, None)
 
     def end_episode(self, obs: Observation | None, terminated: bool, truncated: bool) -> None:
-        if self._pending is not None and not self._stopped:
-            raw = obs.obs if obs is not None else self._pending[0][0]
-            self._complete(batch_obs(self.observation_space, raw), terminated, truncated, raw)
-        if self.model.ep_info_buffer is not None and self._ep_len:
+        if not self._ep_len:  # shown an observation but never asked to act: nothing to close
+            return
+        if self.model.ep_info_buffer is not None:  # recorded first, as SB3's Monitor info precedes its logs
             self.model.ep_info_buffer.extend([{"r": self._ep_reward, "l": self._ep_len, "t": 0.0}])
         self._ep_reward, self._ep_len = 0.0, 0
+        if self._stopped:
+            return
+        if self._pending is not None:
+            raw = obs.obs if obs is not None else self._pending[0][0]
+            self._complete(batch_obs(self.observation_space, raw), terminated, truncated, raw)
+        else:
+            # The last step was already completed as "not done" (its next observation had arrived) and then
+            # the caller cut the episode short with reset(): mark that step as the episode's end.
+            self._close_completed(obs, terminated, truncated)
+
+    def _close_completed(self, obs: Observation | None, terminated: bool, truncated: bool) -> None:
+        raise NotImplementedError
 
     def get_action(self, obs: Observation, record: Any = _UNSET) -> Any:
         _warn_record(record)
@@ -247,7 +259,6 @@ class OnPolicyAgent(_LearningAgent):
         self.n_steps = model.n_steps
         self._n_collected = 0
         self._rollout_open = False
-        self._iteration = 0
 
     def _act(self, vec_obs: Any, obs: Observation) -> Any:
         m = self.model
@@ -318,6 +329,18 @@ class OnPolicyAgent(_LearningAgent):
         if self._n_collected >= self.n_steps:
             self._train(new_obs, dones)
 
+    def _close_completed(self, obs: Observation | None, terminated: bool, truncated: bool) -> None:
+        m = self.model
+        m._last_episode_starts = np.array([True])
+        if truncated and not terminated and obs is not None and self._rollout_open and self._n_collected:
+            # The bootstrap SB3 adds on a time-limit step, applied to the stored reward in the same float32 way.
+            terminal_obs = m.policy.obs_to_tensor(obs.obs)[0]
+            with th.no_grad():
+                terminal_value = m.policy.predict_values(terminal_obs)[0]
+            rewards = m.rollout_buffer.rewards[m.rollout_buffer.pos - 1]
+            rewards[0] += m.gamma * terminal_value
+        # A rollout that already trained on this step bootstrapped it with V(obs): the same value.
+
     def _train(self, new_obs: Any, dones: np.ndarray) -> None:
         m = self.model
         with th.no_grad():
@@ -378,15 +401,17 @@ class OffPolicyAgent(_LearningAgent):
         if obs.action_mask is not None and isinstance(self.action_space, spaces.Discrete):
             legal = np.flatnonzero(np.asarray(obs.action_mask, dtype=bool))
             if int(actions[0]) not in legal:
-                # Exploration and greedy choices are both restricted to legal actions; the replay buffer
-                # stores what was played.
-                with th.no_grad():
-                    q = (
-                        m.q_net(obs_as_tensor(vec_obs, m.device))[0].cpu().numpy()
-                        if hasattr(m, "q_net")
-                        else None
-                    )
-                best = legal[int(np.argmax(q[legal]))] if q is not None else legal[0]
+                # Explore among the legal actions (warm-up, or with the exploration rate); otherwise take the
+                # best legal action by Q-value. The replay buffer stores what was played.
+                exploring = m.num_timesteps < m.learning_starts or (
+                    m.action_space.np_random.random() < getattr(m, "exploration_rate", 0.0)
+                )
+                if exploring or not hasattr(m, "q_net"):
+                    best = legal[int(m.action_space.np_random.integers(len(legal)))]
+                else:
+                    with th.no_grad():
+                        q = m.q_net(obs_as_tensor(vec_obs, m.device))[0].cpu().numpy()
+                    best = legal[int(np.argmax(q[legal]))]
                 actions = buffer_actions = np.array([best])
         self._pending = (vec_obs, buffer_actions)
         self._reward, self._done = 0.0, False
@@ -412,12 +437,31 @@ class OffPolicyAgent(_LearningAgent):
         m._update_current_progress_remaining(m.num_timesteps, m._total_timesteps)
         m._on_step()
         if done:
-            self._episodes_in_rollout += 1
-            m._episode_num += 1
-            if m.action_noise is not None:
-                m.action_noise.reset()
-            if self.log_interval is not None and m._episode_num % self.log_interval == 0:
-                m.dump_logs()
+            self._count_episode()
+        self._maybe_end_rollout()
+
+    def _count_episode(self) -> None:
+        m = self.model
+        self._episodes_in_rollout += 1
+        m._episode_num += 1
+        if m.action_noise is not None:
+            m.action_noise.reset()
+        if self.log_interval is not None and m._episode_num % self.log_interval == 0:
+            m.dump_logs()
+
+    def _close_completed(self, obs: Observation | None, terminated: bool, truncated: bool) -> None:
+        # Mark the stored step done (a time-limit end keeps its bootstrap through `timeouts`, as in SB3).
+        rb = self.model.replay_buffer
+        pos = (rb.pos - 1) % rb.buffer_size
+        rb.dones[pos] = True
+        if rb.handle_timeout_termination:
+            rb.timeouts[pos] = truncated and not terminated
+        self._count_episode()
+        if self._rollout_open:
+            self._maybe_end_rollout()
+
+    def _maybe_end_rollout(self) -> None:
+        m = self.model
         if not should_collect_more_steps(m.train_freq, self._steps_in_rollout, self._episodes_in_rollout):
             self.callback.on_rollout_end()
             self._rollout_open = False

@@ -128,6 +128,7 @@ class MultiAgentEnv(gym.Env, ABC):
         self._mae_obs: tuple[Observation, ...] = ()
         self._mae_last_obs: dict[int, Observation] = {}
         self._mae_acted: list[Any] = []  # the partner agents (with their player) that acted this episode
+        self._mae_observed: list[Any] = []  # ... and those that were shown an observation
         self._mae_pre_first: dict[int, float] = {}
         self._mae_ego_reward = 0.0
         self._mae_episode_steps = 0
@@ -380,9 +381,7 @@ class MultiAgentEnv(gym.Env, ABC):
             self._mae_players, self._mae_obs = players, obs
             self._mae_last_obs.update(zip(players, obs))
             if done:
-                self._mae_running = False
-                for agent, player in self._mae_acted:
-                    _notify_end(agent, self._mae_last_obs.get(player), terminated, truncated)
+                self._end_partners(terminated, truncated)
                 return terminated, truncated, info
             self._observe_partners()
             if self.ego_ind in players:
@@ -392,13 +391,26 @@ class MultiAgentEnv(gym.Env, ABC):
         """Tell each partner due to act its observation as soon as the game produced it."""
         for player, ob in zip(self._mae_players, self._mae_obs):
             if player != self.ego_ind:
-                observe = getattr(self._partner(player), "observe", None)
+                agent = self._partner(player)
+                if not any(a is agent for a, _ in self._mae_observed):
+                    self._mae_observed.append((agent, player))
+                observe = getattr(agent, "observe", None)
                 if observe is not None:
                     observe(ob)
+
+    def _end_partners(self, terminated: bool, truncated: bool) -> None:
+        """The episode ended: every partner that acted in it or was shown an observation hears it now."""
+        self._mae_running = False
+        ended: list[Any] = []
+        for agent, player in [*self._mae_acted, *self._mae_observed]:
+            if not any(a is agent for a in ended):
+                ended.append(agent)
+                _notify_end(agent, self._mae_last_obs.get(player), terminated, truncated)
 
     def _start_episode(self) -> None:
         self.resample_partner()
         self._mae_acted = []
+        self._mae_observed = []
         self._mae_pre_first = {}
         self._mae_ego_reward = 0.0
         self._mae_episode_steps = 0
@@ -429,9 +441,9 @@ class MultiAgentEnv(gym.Env, ABC):
         super().reset(seed=seed)
         if self._mae_running:
             # The caller cut the episode short (a TimeLimit wrapper, an evaluation loop): a truncation.
-            for agent, player in self._mae_acted:
+            for agent, _ in self._mae_acted:
                 agent.update(0.0, True)
-                _notify_end(agent, self._mae_last_obs.get(player), False, True)
+            self._end_partners(False, True)
         # A game may end before the ego acts (a planner partner that stops at once): the partners learn from
         # that episode and a new one starts, as in the original. A game that never lets the ego act is an error.
         for _ in range(self.MAX_RESTARTS):
@@ -748,6 +760,13 @@ class DummyAgent:
         self._delivered = False  # the current observation already reached the learner
 
     def observe(self, obs: Observation) -> None:
+        # The first observation of an episode goes out at once (the learner waits in reset()). A step result
+        # waits for the next action request or the episode's end: once delivered it could not be turned into
+        # a truncation if the caller cuts the episode short with reset().
+        if not self._in_episode:
+            self._deliver(obs)
+
+    def _deliver(self, obs: Observation) -> None:
         ob = self.dummy_env.extractor(obs)
         if self._in_episode:
             self.dummy_env._deliver((ob, self._reward, False, False), "step")
@@ -757,7 +776,7 @@ class DummyAgent:
 
     def get_action(self, obs: Observation) -> Any:
         if not self._delivered:
-            self.observe(obs)
+            self._deliver(obs)
         self._delivered = False
         return self.dummy_env._take_action()
 

@@ -87,3 +87,17 @@ def test_partner_spaces_are_checked_against_the_space_not_the_object():
     env.add_partner_agent(agent)
     with pytest.raises(Exception, match="action space"):
         env.add_partner_agent(RandomAgent(spaces.Discrete(4)))
+
+
+def test_master_era_aliases_warn_and_work(tmp_path):
+    env = MatchGame()
+    with pytest.warns(DeprecationWarning, match="get_dummy_env"):
+        dummy = env.getDummyEnv(1)
+    assert dummy.action_space == env.action_spaces[1]
+    with pytest.warns(DeprecationWarning, match="tensorboard_log"):
+        agent = OnPolicyAgent(PPO("MlpPolicy", dummy, n_steps=8), tensorboard_log=str(tmp_path))
+    assert agent.model.tensorboard_log == str(tmp_path)
+    static = StaticPolicyAgent(agent.model.policy)
+    with pytest.warns(DeprecationWarning, match="record argument is ignored"):
+        action = static.get_action(Observation(np.zeros(3, np.float32)), False)
+    assert env.action_spaces[1].contains(int(action))

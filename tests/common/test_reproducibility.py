@@ -29,9 +29,19 @@ GAMES = {
     # Toy games with a horizon: truncations happen mid-rollout, so the truncation bootstrap is exercised.
     "MatchGame": lambda: MatchGame(horizon=12),
     "CountGame": lambda: CountGame(horizon=7),
+    # A gymnasium TimeLimit cuts episodes from outside: partners learn it from reset() (a truncation).
+    "MatchGame-TimeLimit": lambda: gym.make("ToyMatchTimeLimit-v0", max_episode_steps=7),
 }
+if "ToyMatchTimeLimit-v0" not in gym.registry:
+    gym.register(
+        "ToyMatchTimeLimit-v0",
+        entry_point=MatchGame,
+        kwargs={"horizon": None},
+        order_enforce=False,
+        disable_env_checker=True,
+    )
 # DQN needs a Discrete action space for player 0.
-DQN_GAMES = ["RPS-v0", "BlockEnv-v0", "BlockEnv-v1", "MatchGame", "CountGame"]
+DQN_GAMES = ["RPS-v0", "BlockEnv-v0", "BlockEnv-v1", "MatchGame", "CountGame", "MatchGame-TimeLimit"]
 ROLLOUTS = [1, 5]
 N_STEPS = [10, 100, 1000]
 
@@ -145,7 +155,7 @@ def test_partner_learns_exactly_like_the_ego(algo, game, n, e):
     assert_same_weights(ego, partner)
 
 
-THREAD_GAMES = ["RPS-v0", "LiarsDice-v0", "MatchGame", "CountGame"]
+THREAD_GAMES = ["RPS-v0", "LiarsDice-v0", "MatchGame", "CountGame", "MatchGame-TimeLimit"]
 
 
 @pytest.mark.slow
