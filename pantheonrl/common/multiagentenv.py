@@ -399,13 +399,11 @@ class MultiAgentEnv(gym.Env, ABC):
                     observe(ob)
 
     def _end_partners(self, terminated: bool, truncated: bool) -> None:
-        """The episode ended: every partner that acted in it or was shown an observation hears it now."""
+        """The episode ended: every partner shown an observation in it hears it now (a partner acts only at a
+        step whose observation it was shown, so this includes every partner that acted)."""
         self._mae_running = False
-        ended: list[Any] = []
-        for agent, player in [*self._mae_acted, *self._mae_observed]:
-            if not any(a is agent for a in ended):
-                ended.append(agent)
-                _notify_end(agent, self._mae_last_obs.get(player), terminated, truncated)
+        for agent, player in self._mae_observed:
+            _notify_end(agent, self._mae_last_obs.get(player), terminated, truncated)
 
     def _start_episode(self) -> None:
         self.resample_partner()

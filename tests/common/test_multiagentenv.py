@@ -10,7 +10,7 @@ from gymnasium import spaces
 from pantheonrl.common.multiagentenv import MultiAgentEnv, SimultaneousEnv, TurnBasedEnv
 from pantheonrl.common.observation import Observation
 from pantheonrl.errors import PlayerException
-from tests.common.toygames import CountGame, LoggingAgent, MatchGame, RandomAgent, ThreeSeats
+from tests.common.toygames import TOY_MATCH_ID, CountGame, LoggingAgent, MatchGame, RandomAgent, ThreeSeats
 
 
 class OneShotTurns(TurnBasedEnv):
@@ -101,25 +101,15 @@ def test_reset_mid_episode_truncates_for_partners():
 
 
 def test_timelimit_wrapper_reaches_partners():
-    gym.register(
-        "ToyMatch-v0",
-        entry_point=MatchGame,
-        kwargs={"horizon": None},
-        order_enforce=False,
-        disable_env_checker=True,
-    )
-    try:
-        env = gym.make("ToyMatch-v0", max_episode_steps=4)
-        partner = LoggingAgent(env.unwrapped.action_spaces[1])
-        env.unwrapped.add_partner_agent(partner)
-        env.reset(seed=0)
-        for _ in range(4):
-            *_, truncated, _ = env.step(0)
-        assert truncated
-        env.reset()
-        assert ("end_episode", False, True) in partner.calls
-    finally:
-        del gym.registry["ToyMatch-v0"]
+    env = gym.make(TOY_MATCH_ID, max_episode_steps=4)
+    partner = LoggingAgent(env.unwrapped.action_spaces[1])
+    env.unwrapped.add_partner_agent(partner)
+    env.reset(seed=0)
+    for _ in range(4):
+        *_, truncated, _ = env.step(0)
+    assert truncated
+    env.reset()
+    assert ("end_episode", False, True) in partner.calls
 
 
 def test_step_after_the_end_is_an_error():

@@ -19,7 +19,7 @@ from stable_baselines3.common.utils import set_random_seed
 import pantheonrl  # noqa: F401  (registers the built-in ids)
 from pantheonrl.common.agents import OffPolicyAgent, OnPolicyAgent
 from pantheonrl.errors import KillEnvException
-from tests.common.toygames import CountGame, MatchGame, RandomAgent
+from tests.common.toygames import TOY_MATCH_ID, CountGame, MatchGame, RandomAgent
 
 GAMES = {
     "RPS-v0": lambda: gym.make("RPS-v0"),
@@ -30,16 +30,8 @@ GAMES = {
     "MatchGame": lambda: MatchGame(horizon=12),
     "CountGame": lambda: CountGame(horizon=7),
     # A gymnasium TimeLimit cuts episodes from outside: partners learn it from reset() (a truncation).
-    "MatchGame-TimeLimit": lambda: gym.make("ToyMatchTimeLimit-v0", max_episode_steps=7),
+    "MatchGame-TimeLimit": lambda: gym.make(TOY_MATCH_ID, max_episode_steps=7),
 }
-if "ToyMatchTimeLimit-v0" not in gym.registry:
-    gym.register(
-        "ToyMatchTimeLimit-v0",
-        entry_point=MatchGame,
-        kwargs={"horizon": None},
-        order_enforce=False,
-        disable_env_checker=True,
-    )
 # DQN needs a Discrete action space for player 0.
 DQN_GAMES = ["RPS-v0", "BlockEnv-v0", "BlockEnv-v1", "MatchGame", "CountGame", "MatchGame-TimeLimit"]
 ROLLOUTS = [1, 5]
@@ -48,9 +40,7 @@ N_STEPS = [10, 100, 1000]
 
 def make_model(algo: str, env, n: int):
     if algo == "DQN":
-        return DQN(
-            "MlpPolicy", env, train_freq=n, learning_starts=32, batch_size=32, buffer_size=20_000, seed=0
-        )
+        return DQN("MlpPolicy", env, train_freq=n, learning_starts=32, batch_size=32, buffer_size=20_000, seed=0)
     cls = {"PPO": PPO, "A2C": A2C}[algo]
     return cls("MlpPolicy", env, n_steps=n)
 
@@ -143,9 +133,7 @@ def _cases(algos, games):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("algo", "game", "n", "e"), _cases(["PPO", "A2C"], GAMES) + _cases(["DQN"], DQN_GAMES)
-)
+@pytest.mark.parametrize(("algo", "game", "n", "e"), _cases(["PPO", "A2C"], GAMES) + _cases(["DQN"], DQN_GAMES))
 def test_partner_learns_exactly_like_the_ego(algo, game, n, e):
     ego = standard_run(algo, game, n, e)
     partner = partner_run(algo, game, n, e)

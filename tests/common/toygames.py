@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -31,6 +32,11 @@ class MatchGame(SimultaneousEnv):
 
     def multi_reset(self):
         return self._obs()
+
+
+TOY_MATCH_ID = "ToyMatch-v0"
+"""MatchGame without a horizon, registered so that ``gym.make(TOY_MATCH_ID, max_episode_steps=k)`` cuts
+episodes from outside with a TimeLimit wrapper."""
 
 
 class CountGame(TurnBasedEnv):
@@ -113,3 +119,9 @@ class LoggingAgent(RandomAgent):
 
     def end_episode(self, obs, terminated: bool, truncated: bool) -> None:
         self.calls.append(("end_episode", terminated, truncated))
+
+
+if TOY_MATCH_ID not in gym.registry:
+    gym.register(
+        TOY_MATCH_ID, entry_point=MatchGame, kwargs={"horizon": None}, order_enforce=False, disable_env_checker=True
+    )
