@@ -41,6 +41,8 @@ __all__ = [
     "OnPolicyAgent",
     "RecordingAgentWrapper",
     "StaticPolicyAgent",
+    "stack_masks",
+    "stack_obs",
 ]
 
 _UNSET = object()
@@ -82,6 +84,28 @@ def batch_obs(space: spaces.Space, obs: Any) -> Any:
     return buf
 
 
+def stack_obs(space: spaces.Space, observations: list[Any]) -> Any:
+    """Observations of several game copies as one batch (leading axis = copies, space dtype), as SB3's
+    ``DummyVecEnv`` would hand them to an algorithm."""
+    if isinstance(space, spaces.Dict):
+        return {key: stack_obs(sub, [ob[key] for ob in observations]) for key, sub in space.spaces.items()}
+    buf = np.zeros((len(observations), *space.shape), dtype=space.dtype)
+    for i, ob in enumerate(observations):
+        buf[i] = ob
+    return buf
+
+
+def stack_masks(space: spaces.Space, observations: list[Observation]) -> np.ndarray | None:
+    """The action masks of a batch (all legal where an observation has none), or None when none has one."""
+    if not isinstance(space, spaces.Discrete) or all(ob.action_mask is None for ob in observations):
+        return None
+    n = int(space.n)
+    return np.stack(
+        [np.ones(n, dtype=bool) if ob.action_mask is None else np.asarray(ob.action_mask, dtype=bool).reshape(n)
+         for ob in observations]
+    )
+
+
 def _masked_sample(policy: BasePolicy, obs_tensor: th.Tensor, mask: Any, deterministic: bool) -> tuple:
     """Sample from the policy's categorical distribution restricted to the legal actions in ``mask``.
 
@@ -90,7 +114,7 @@ def _masked_sample(policy: BasePolicy, obs_tensor: th.Tensor, mask: Any, determi
     dist = policy.get_distribution(obs_tensor)
     logits = dist.distribution.logits
     legal = th.as_tensor(np.asarray(mask, dtype=bool), device=logits.device).reshape(logits.shape)
-    if not legal.any():
+    if not legal.any(dim=-1).all():
         raise PlayerException("the action mask allows no action")
     masked = th.distributions.Categorical(logits=logits.masked_fill(~legal, float("-inf")))
     action = masked.probs.argmax(dim=-1) if deterministic else masked.sample()
@@ -119,11 +143,6 @@ class _LearningAgent(Agent):
                 stacklevel=3,
             )
             model.tensorboard_log = tensorboard_log
-        if model.n_envs != 1:
-            raise SpaceException(
-                f"{type(self).__name__} plays one seat of one game; its model was built on {model.n_envs} envs. "
-                f"Build it on env.get_dummy_env(player)"
-            )
         if not isinstance(working_timesteps, int) or working_timesteps < 1:
             raise PlayerException(f"working_timesteps must be a positive integer, got {working_timesteps!r}")
         self.model = model
@@ -399,23 +418,28 @@ class OffPolicyAgent(_LearningAgent):
         m._last_obs = vec_obs
         actions, buffer_actions = m._sample_action(m.learning_starts, m.action_noise, 1)
         if obs.action_mask is not None and isinstance(self.action_space, spaces.Discrete):
-            legal = np.flatnonzero(np.asarray(obs.action_mask, dtype=bool))
-            if int(actions[0]) not in legal:
-                # Explore among the legal actions (warm-up, or with the exploration rate); otherwise take the
-                # best legal action by Q-value. The replay buffer stores what was played.
-                exploring = m.num_timesteps < m.learning_starts or (
-                    m.action_space.np_random.random() < getattr(m, "exploration_rate", 0.0)
-                )
-                if exploring or not hasattr(m, "q_net"):
-                    best = legal[int(m.action_space.np_random.integers(len(legal)))]
-                else:
-                    with th.no_grad():
-                        q = m.q_net(obs_as_tensor(vec_obs, m.device))[0].cpu().numpy()
-                    best = legal[int(np.argmax(q[legal]))]
+            best = self._legal_choice(vec_obs, obs.action_mask, int(actions[0]))
+            if best != int(actions[0]):
                 actions = buffer_actions = np.array([best])
         self._pending = (vec_obs, buffer_actions)
         self._reward, self._done = 0.0, False
         return actions[0]
+
+    def _legal_choice(self, vec_obs: Any, mask: Any, action: int) -> int:
+        """``action`` if the mask allows it; otherwise a legal one: random while exploring (warm-up, or with
+        the exploration rate), else the best legal action by Q-value. The replay buffer stores what was played."""
+        m = self.model
+        legal = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if action in legal:
+            return action
+        exploring = m.num_timesteps < m.learning_starts or (
+            m.action_space.np_random.random() < getattr(m, "exploration_rate", 0.0)
+        )
+        if exploring or not hasattr(m, "q_net"):
+            return int(legal[int(m.action_space.np_random.integers(len(legal)))])
+        with th.no_grad():
+            q = m.q_net(obs_as_tensor(vec_obs, m.device))[0].cpu().numpy()
+        return int(legal[int(np.argmax(q[legal]))])
 
     def _complete(self, new_obs: Any, terminated: bool, truncated: bool, terminal_raw: Any) -> None:
         m = self.model
@@ -499,6 +523,19 @@ class StaticPolicyAgent(Agent):
             return action.cpu().numpy()[0]
         action, _ = self.policy.predict(obs.obs, deterministic=self.deterministic)
         return action
+
+    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[Any]:
+        """Actions for a batch of observations (one per game copy) in one forward pass."""
+        batch = stack_obs(self.observation_space, [ob.obs for ob in observations])
+        masks = stack_masks(self.action_space, observations)
+        if masks is not None:
+            self.policy.set_training_mode(False)
+            with th.no_grad():
+                obs_tensor, _ = self.policy.obs_to_tensor(batch)
+                actions, _, _ = _masked_sample(self.policy, obs_tensor, masks, self.deterministic)
+            return list(actions.cpu().numpy())
+        actions, _ = self.policy.predict(batch, deterministic=self.deterministic)
+        return list(actions)
 
     def update(self, reward: float, done: bool) -> None:
         pass

@@ -194,6 +194,13 @@ class MultiAgentEnv(gym.Env, ABC):
                         f"this learning {type(agent).__name__} already plays player {self._player(other_seat)}; "
                         f"a learning partner keeps one trajectory and can fill one seat only"
                     )
+        model = getattr(agent, "model", None)
+        if getattr(agent, "is_learning", False) and getattr(model, "n_envs", 1) != 1:
+            raise PlayerException(
+                f"this learning {type(agent).__name__}'s model was built on {model.n_envs} envs, but it plays one "
+                f"seat of one game; build it on env.get_dummy_env({player_num}), or train with "
+                f"pantheonrl.vec.MultiAgentVecEnv and build it on venv.get_dummy_env({player_num})"
+            )
         for kind, spaces in (("observation", self.observation_spaces), ("action", self.action_spaces)):
             agent_space = getattr(agent, f"{kind}_space", None)
             if agent_space is not None and agent_space != spaces[player_num]:
@@ -335,14 +342,19 @@ class MultiAgentEnv(gym.Env, ABC):
             info or {},
         )
 
-    def _partner_actions(self, players: tuple[int, ...], obs: tuple[Observation, ...], ego_action: Any) -> list:
-        actions = []
-        for player, ob in zip(players, obs):
-            if player == self.ego_ind:
-                actions.append(ego_action)
-                continue
-            agent = self._partner(player)
-            actions.append(agent.get_action(ob))
+    def _partner_requests(self) -> list[tuple[int, Any, Observation]]:
+        """``(player, agent, observation)`` for every partner due to act at the current game step."""
+        return [
+            (player, self._partner(player), ob)
+            for player, ob in zip(self._mae_players, self._mae_obs)
+            if player != self.ego_ind
+        ]
+
+    def _joint_actions(self, requests: list, answers: Sequence[Any], ego_action: Any) -> list:
+        """Merge the partners' answers with the ego's action, in ``next_players`` order; book first actions."""
+        answer = iter(answers)
+        actions = [ego_action if player == self.ego_ind else next(answer) for player in self._mae_players]
+        for player, agent, _ in requests:
             if not any(a is agent for a, _ in self._mae_acted):
                 self._mae_acted.append((agent, player))
                 agent.update(self._mae_pre_first.pop(player, 0.0), False)
@@ -360,11 +372,18 @@ class MultiAgentEnv(gym.Env, ABC):
                 else:
                     agent.update(reward, done)
 
-    def _advance(self, ego_action: Any = None) -> tuple[bool, bool, dict]:
-        """Play game steps until the ego is due or the game ends: ``(terminated, truncated, info)``."""
+    def _advance(self, ego_action: Any = None) -> Any:
+        """Play game steps until the ego is due or the game ends; returns ``(terminated, truncated, info)``.
+
+        A generator (see :meth:`_drive`): before each game step it yields the list of partner requests
+        ``(player, agent, observation)`` and expects one action per request back. The vectorised trainer
+        answers the requests of many game copies with one batched call per partner.
+        """
         info: dict = {}
         while True:
-            actions = self._partner_actions(self._mae_players, self._mae_obs, ego_action)
+            requests = self._partner_requests()
+            answers = (yield requests) if requests else []
+            actions = self._joint_actions(requests, answers, ego_action)
             ego_action = None
             players, obs, rewards, terminated, truncated, info = self._game_step(actions)
             if len(rewards) != self.n_players:
@@ -426,17 +445,35 @@ class MultiAgentEnv(gym.Env, ABC):
             obs = copy.deepcopy(obs)
         return obs
 
+    @staticmethod
+    def _drive(steps: Any) -> Any:
+        """Run a stepping generator to its end, answering each partner request with ``agent.get_action``."""
+        try:
+            requests = next(steps)
+            while True:
+                requests = steps.send([agent.get_action(ob) for _, agent, ob in requests])
+        except StopIteration as stop:
+            return stop.value
+
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        return self._drive(self._step_gen(action))
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+        return self._drive(self._reset_gen(seed=seed, options=options))
+
+    def _step_gen(self, action: Any) -> Any:
+        """:meth:`step` as a stepping generator (see :meth:`_advance`)."""
         if not self._mae_running:
             raise PlayerException("step() was called on a finished (or never started) episode; call reset() first")
-        terminated, truncated, info = self._advance(action)
+        terminated, truncated, info = yield from self._advance(action)
         reward, self._mae_ego_reward = self._mae_ego_reward, 0.0
         info = dict(info)
         info["_partnerid"] = list(self.partnerids)
         return self._ego_obs(), reward, terminated, truncated, info
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
-        super().reset(seed=seed)
+    def _reset_gen(self, seed: int | None = None, options: dict | None = None) -> Any:
+        """:meth:`reset` as a stepping generator (see :meth:`_advance`)."""
+        gym.Env.reset(self, seed=seed)
         if self._mae_running:
             # The caller cut the episode short (a TimeLimit wrapper, an evaluation loop): a truncation.
             for agent, _ in self._mae_acted:
@@ -448,7 +485,7 @@ class MultiAgentEnv(gym.Env, ABC):
             self._start_episode()
             if self.ego_ind in self._mae_players:
                 break
-            terminated, truncated, _ = self._advance()
+            terminated, truncated, _ = yield from self._advance()
             if not (terminated or truncated):
                 break
         else:

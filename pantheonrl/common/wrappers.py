@@ -146,10 +146,10 @@ class _GameWrapper:
         env.np_random = value
         self._np_random_seed = -1
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[Any, dict]:
+    def _reset_gen(self, seed: int | None = None, options: dict | None = None) -> Any:
         if seed is not None:
             self.np_random, _ = seeding.np_random(seed)
-        return super().reset(seed=seed, options=options)  # type: ignore[misc]
+        return (yield from super()._reset_gen(seed=seed, options=options))  # type: ignore[misc]
 
     def render(self) -> Any:
         return self.env.render()
