@@ -121,6 +121,14 @@ def _masked_sample(policy: BasePolicy, obs_tensor: th.Tensor, mask: Any, determi
     return action, dist.log_prob(action), dist
 
 
+def _step_flags(terminated: bool, truncated: bool, terminal_raw: Any) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """``dones`` and ``infos`` of one env's step, as SB3's ``DummyVecEnv`` reports them."""
+    info: dict[str, Any] = {"TimeLimit.truncated": truncated and not terminated}
+    if terminated or truncated:
+        info["terminal_observation"] = terminal_raw
+    return np.array([terminated or truncated]), [info]
+
+
 class _LearningAgent(Agent):
     """Shared set-up of the SB3-backed learning partners."""
 
@@ -310,16 +318,28 @@ class OnPolicyAgent(_LearningAgent):
         return clipped[0]
 
     def _complete(self, new_obs: Any, terminated: bool, truncated: bool, terminal_raw: Any) -> None:
-        m = self.model
         last_obs, actions, values, log_probs = self._pending
         self._pending = None
-        done = terminated or truncated
+        dones, infos = _step_flags(terminated, truncated, terminal_raw)
         rewards = np.array([self._reward], dtype=np.float32)
-        dones = np.array([done])
-        infos: list[dict[str, Any]] = [{"TimeLimit.truncated": truncated and not terminated}]
-        if done:
-            infos[0]["terminal_observation"] = terminal_raw
-        m.num_timesteps += 1
+        starts = self.model._last_episode_starts
+        self._add_row(last_obs, actions, rewards, dones, infos, values, log_probs, starts, new_obs)
+
+    def _add_row(
+        self,
+        last_obs: Any,
+        actions: np.ndarray,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+        values: th.Tensor,
+        log_probs: th.Tensor,
+        episode_starts: np.ndarray,
+        new_obs: Any,
+    ) -> None:
+        """One step of every env of the model (a row of its rollout buffer), as SB3's ``collect_rollouts``."""
+        m = self.model
+        m.num_timesteps += len(dones)
         self.callback.update_locals(
             {
                 "new_obs": new_obs,
@@ -337,12 +357,13 @@ class OnPolicyAgent(_LearningAgent):
         self._n_collected += 1
         if isinstance(self.action_space, spaces.Discrete):
             actions = actions.reshape(-1, 1)
-        if done and terminal_raw is not None and infos[0]["TimeLimit.truncated"]:
-            terminal_obs = m.policy.obs_to_tensor(terminal_raw)[0]
-            with th.no_grad():
-                terminal_value = m.policy.predict_values(terminal_obs)[0]
-            rewards[0] += m.gamma * terminal_value
-        m.rollout_buffer.add(last_obs, actions, rewards, m._last_episode_starts, values, log_probs)
+        for i, info in enumerate(infos):
+            if dones[i] and info.get("terminal_observation") is not None and info.get("TimeLimit.truncated", False):
+                terminal_obs = m.policy.obs_to_tensor(info["terminal_observation"])[0]
+                with th.no_grad():
+                    terminal_value = m.policy.predict_values(terminal_obs)[0]
+                rewards[i] += m.gamma * terminal_value
+        m.rollout_buffer.add(last_obs, actions, rewards, episode_starts, values, log_probs)
         m._last_obs = new_obs
         m._last_episode_starts = dones
         if self._n_collected >= self.n_steps:
@@ -442,26 +463,35 @@ class OffPolicyAgent(_LearningAgent):
         return int(legal[int(np.argmax(q[legal]))])
 
     def _complete(self, new_obs: Any, terminated: bool, truncated: bool, terminal_raw: Any) -> None:
-        m = self.model
-        _, buffer_actions = self._pending
+        last_obs, buffer_actions = self._pending
         self._pending = None
-        done = terminated or truncated
-        rewards = np.array([self._reward], dtype=np.float32)
-        dones = np.array([done])
-        infos: list[dict[str, Any]] = [{"TimeLimit.truncated": truncated and not terminated}]
-        if done:
-            infos[0]["terminal_observation"] = terminal_raw
-        m.num_timesteps += 1
+        dones, infos = _step_flags(terminated, truncated, terminal_raw)
+        self._add_row(last_obs, buffer_actions, np.array([self._reward], dtype=np.float32), dones, infos, new_obs)
+
+    def _add_row(
+        self,
+        last_obs: Any,
+        buffer_actions: np.ndarray,
+        rewards: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict[str, Any]],
+        new_obs: Any,
+    ) -> None:
+        """One step of every env of the model into its replay buffer, as SB3's ``collect_rollouts``."""
+        m = self.model
+        m.num_timesteps += len(dones)
         self._steps_in_rollout += 1
         self.callback.update_locals({"new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos})
         if not self.callback.on_step():
             self._stop()
             return
+        m._last_obs = last_obs
         m._store_transition(m.replay_buffer, buffer_actions, new_obs, rewards, dones, infos)
         m._update_current_progress_remaining(m.num_timesteps, m._total_timesteps)
         m._on_step()
-        if done:
-            self._count_episode()
+        for done in dones:
+            if done:
+                self._count_episode()
         self._maybe_end_rollout()
 
     def _count_episode(self) -> None:

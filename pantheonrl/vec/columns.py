@@ -228,9 +228,7 @@ class ColumnLearner:
         step.reward[0] = self._reward[col]
         step.info = {"TimeLimit.truncated": truncated and not terminated}
         if step.done:
-            step.info["terminal_observation"] = terminal_raw
-            if self.on_policy and terminal_raw is not None and step.info["TimeLimit.truncated"]:
-                step.reward[0] += self.model.gamma * self._terminal_value(terminal_raw)
+            step.info["terminal_observation"] = terminal_raw  # a time-limit end is bootstrapped when added
         self._start[col] = step.done
         self._queues[col].append(step)
         self._flush()
@@ -243,10 +241,8 @@ class ColumnLearner:
             step = self._queues[col][-1]
             step.done = True
             step.info["TimeLimit.truncated"] = timeout
-            if step.info.get("terminal_observation") is None:
-                step.info["terminal_observation"] = step.new_obs if obs is None else obs.obs
-            if self.on_policy and timeout and obs is not None:
-                step.reward[0] += self.model.gamma * self._terminal_value(obs.obs)
+            if obs is not None:
+                step.info["terminal_observation"] = obs.obs
             return
         agent, m = self.agent, self.model
         if self.on_policy:
@@ -278,51 +274,20 @@ class ColumnLearner:
         return new_obs, rewards, dones, [row.info for row in rows]
 
     def _add_on_policy(self, rows: list[_Step]) -> None:
-        agent, m = self.agent, self.model
         new_obs, rewards, dones, infos = self._row(rows)
-        actions = np.concatenate([row.action for row in rows])
-        values = th.cat([row.extra[0] for row in rows])
-        log_probs = th.cat([row.extra[1] for row in rows])
-        m.num_timesteps += self.n_columns
-        agent.callback.update_locals(
-            {
-                "new_obs": new_obs,
-                "rewards": rewards,
-                "dones": dones,
-                "infos": infos,
-                "actions": actions,
-                "values": values,
-                "log_probs": log_probs,
-            }
+        self.agent._add_row(
+            stack_obs(self.observation_space, [row.obs for row in rows]),
+            np.concatenate([row.action for row in rows]),
+            rewards,
+            dones,
+            infos,
+            th.cat([row.extra[0] for row in rows]),
+            th.cat([row.extra[1] for row in rows]),
+            np.array([row.start for row in rows]),
+            new_obs,
         )
-        if not agent.callback.on_step():
-            agent._stop()
-            return
-        agent._n_collected += 1
-        if isinstance(self.action_space, spaces.Discrete):
-            actions = actions.reshape(-1, 1)
-        obs = stack_obs(self.observation_space, [row.obs for row in rows])
-        episode_starts = np.array([row.start for row in rows])
-        m.rollout_buffer.add(obs, actions, rewards, episode_starts, values, log_probs)
-        m._last_obs = new_obs
-        m._last_episode_starts = dones
-        if agent._n_collected >= agent.n_steps:
-            agent._train(new_obs, dones)
 
     def _add_off_policy(self, rows: list[_Step]) -> None:
-        agent, m = self.agent, self.model
         new_obs, rewards, dones, infos = self._row(rows)
-        m.num_timesteps += self.n_columns
-        agent._steps_in_rollout += 1
-        agent.callback.update_locals({"new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos})
-        if not agent.callback.on_step():
-            agent._stop()
-            return
-        m._last_obs = stack_obs(self.observation_space, [row.obs for row in rows])
-        m._store_transition(m.replay_buffer, np.stack([row.action for row in rows]), new_obs, rewards, dones, infos)
-        m._update_current_progress_remaining(m.num_timesteps, m._total_timesteps)
-        m._on_step()
-        for done in dones:
-            if done:
-                agent._count_episode()
-        agent._maybe_end_rollout()
+        last_obs = stack_obs(self.observation_space, [row.obs for row in rows])
+        self.agent._add_row(last_obs, np.stack([row.action for row in rows]), rewards, dones, infos, new_obs)
