@@ -143,6 +143,7 @@ class _LearningAgent(Agent):
         callback: Any = None,
         tb_log_name: str = "Agent",
         tensorboard_log: str | None = None,
+        reset_num_timesteps: bool = True,
     ) -> None:
         if tensorboard_log is not None:
             warnings.warn(
@@ -163,6 +164,7 @@ class _LearningAgent(Agent):
             else (self.default_log_interval if model.verbose else None)
         )
         self.tb_log_name = tb_log_name
+        self.reset_num_timesteps = reset_num_timesteps
         self._user_callback = callback
         self.callback: Any = None
         self._started = False
@@ -181,18 +183,22 @@ class _LearningAgent(Agent):
     def _start_cycle(self, first: bool) -> None:
         m = self.model
         m.start_time = time.time_ns()
-        if first:
+        if first and (self.reset_num_timesteps or m.ep_info_buffer is None):
             m.ep_info_buffer = deque(maxlen=m._stats_window_size)
             m.ep_success_buffer = deque(maxlen=m._stats_window_size)
+        if first and self.reset_num_timesteps:
             m.num_timesteps = 0
             m._episode_num = 0
+        if first:
             m._last_episode_starts = np.ones((1,), dtype=bool)
         if m.action_noise is not None:
             m.action_noise.reset()
         m._total_timesteps = m.num_timesteps + self.working_timesteps
         m._num_timesteps_at_start = m.num_timesteps
         if first and not m._custom_logger:
-            m._logger = sb3_utils.configure_logger(m.verbose, m.tensorboard_log, self.tb_log_name, True)
+            m._logger = sb3_utils.configure_logger(
+                m.verbose, m.tensorboard_log, self.tb_log_name, self.reset_num_timesteps
+            )
         self._iteration = 0  # SB3 counts iterations per learn() call
         self.callback = m._init_callback(self._user_callback, False)
         self.callback.on_training_start({"self": m, "total_timesteps": m._total_timesteps}, globals())
@@ -266,6 +272,8 @@ class OnPolicyAgent(_LearningAgent):
         cycle starts as if ``learn(working_timesteps, reset_num_timesteps=False)`` were called again.
     :param callback: SB3 callback(s); returning ``False`` stops learning (the agent keeps acting).
     :param tb_log_name: TensorBoard run name.
+    :param reset_num_timesteps: start counting at 0 (``False``: a loaded model continues its count, as
+        ``learn(reset_num_timesteps=False)``).
     """
 
     def __init__(
@@ -276,13 +284,16 @@ class OnPolicyAgent(_LearningAgent):
         callback: Any = None,
         tb_log_name: str = "OnPolicyAgent",
         tensorboard_log: str | None = None,
+        reset_num_timesteps: bool = True,
     ) -> None:
         if not isinstance(model, OnPolicyAlgorithm):
             raise SpaceException(
                 f"OnPolicyAgent wraps an on-policy SB3 algorithm (PPO, A2C, ...), got {type(model).__name__}; "
                 f"use OffPolicyAgent for DQN, SAC, TD3"
             )
-        super().__init__(model, log_interval, working_timesteps, callback, tb_log_name, tensorboard_log)
+        super().__init__(
+            model, log_interval, working_timesteps, callback, tb_log_name, tensorboard_log, reset_num_timesteps
+        )
         self.n_steps = model.n_steps
         self._n_collected = 0
         self._rollout_open = False
@@ -413,13 +424,16 @@ class OffPolicyAgent(_LearningAgent):
         callback: Any = None,
         tb_log_name: str = "OffPolicyAgent",
         tensorboard_log: str | None = None,
+        reset_num_timesteps: bool = True,
     ) -> None:
         if not isinstance(model, OffPolicyAlgorithm):
             raise SpaceException(
                 f"OffPolicyAgent wraps an off-policy SB3 algorithm (DQN, SAC, TD3, ...), got "
                 f"{type(model).__name__}; use OnPolicyAgent for PPO and A2C"
             )
-        super().__init__(model, log_interval, working_timesteps, callback, tb_log_name, tensorboard_log)
+        super().__init__(
+            model, log_interval, working_timesteps, callback, tb_log_name, tensorboard_log, reset_num_timesteps
+        )
         self._steps_in_rollout = 0
         self._episodes_in_rollout = 0
         self._rollout_open = False
@@ -546,24 +560,29 @@ class StaticPolicyAgent(Agent):
     def get_action(self, obs: Observation, record: Any = _UNSET) -> Any:
         _warn_record(record)
         if obs.action_mask is not None and isinstance(self.action_space, spaces.Discrete):
-            self.policy.set_training_mode(False)
-            with th.no_grad():
-                obs_tensor, _ = self.policy.obs_to_tensor(obs.obs)
-                action, _, _ = _masked_sample(self.policy, obs_tensor, obs.action_mask, self.deterministic)
-            return action.cpu().numpy()[0]
+            return self._masked(obs.obs, np.asarray(obs.action_mask, dtype=bool).reshape(1, -1))[0]
         action, _ = self.policy.predict(obs.obs, deterministic=self.deterministic)
         return action
+
+    def _masked(self, batch: Any, masks: np.ndarray) -> np.ndarray:
+        """Legal actions for a batch: sampled from the masked distribution, or for value-based policies (DQN,
+        which have no distribution) the legal action with the highest Q-value."""
+        self.policy.set_training_mode(False)
+        with th.no_grad():
+            obs_tensor, _ = self.policy.obs_to_tensor(batch)
+            if not hasattr(self.policy, "get_distribution") and hasattr(self.policy, "q_net"):
+                q = self.policy.q_net(obs_tensor).cpu().numpy()
+                q[~masks] = -np.inf
+                return q.argmax(axis=1)
+            action, _, _ = _masked_sample(self.policy, obs_tensor, masks, self.deterministic)
+        return action.cpu().numpy()
 
     def get_actions(self, observations: list[Observation], columns: Any = None) -> list[Any]:
         """Actions for a batch of observations (one per game copy) in one forward pass."""
         batch = stack_obs(self.observation_space, [ob.obs for ob in observations])
         masks = stack_masks(self.action_space, observations)
         if masks is not None:
-            self.policy.set_training_mode(False)
-            with th.no_grad():
-                obs_tensor, _ = self.policy.obs_to_tensor(batch)
-                actions, _, _ = _masked_sample(self.policy, obs_tensor, masks, self.deterministic)
-            return list(actions.cpu().numpy())
+            return list(self._masked(batch, masks))
         actions, _ = self.policy.predict(batch, deterministic=self.deterministic)
         return list(actions)
 

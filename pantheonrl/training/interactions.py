@@ -164,7 +164,8 @@ def train(
         agent = build_partner(spec, venv, player, seed=seed, total_timesteps=total_timesteps, device=device)
         venv.add_partner_agent(agent, player)
         agents.append(agent)
-        labels.append(spec.label(player))
+        label = spec.label(player)
+        labels.append(label if label not in labels else f"{label}-{len(labels)}")  # unique: artefact folders
     callbacks: list = [] if callback is None else (list(callback) if isinstance(callback, list) else [callback])
     metrics = _sampling(venv, sampling, callbacks)
     model, continued = _make_ego(ego, venv, dict(ego_kwargs or {}), seed, device)

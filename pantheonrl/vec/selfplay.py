@@ -66,13 +66,27 @@ class SharedWeightSelfPlay:
         seat = self.seats[0]
         return SpacesVecEnv(self.n_columns, game.observation_spaces[seat], game.action_spaces[seat])
 
-    def attach(self, model: BaseAlgorithm, *, callback: Any = None, log_interval: int | None = None,
-               tb_log_name: str = "SelfPlay") -> None:
-        """Seat ``model`` (built on :meth:`get_dummy_env`) in every shared seat of every copy."""
+    def attach(
+        self,
+        model: BaseAlgorithm,
+        *,
+        callback: Any = None,
+        log_interval: int | None = None,
+        tb_log_name: str = "SelfPlay",
+        reset_num_timesteps: bool = True,
+    ) -> None:
+        """Seat ``model`` (built on :meth:`get_dummy_env`) in every shared seat of every copy
+        (``reset_num_timesteps=False``: a loaded model continues its timestep count)."""
         if self.model is not None:
             raise PlayerException("a model is already attached to this self-play trainer; create a new one")
         agent_cls = OffPolicyAgent if isinstance(model, OffPolicyAlgorithm) else OnPolicyAgent
-        agent = agent_cls(model, log_interval=log_interval, callback=callback, tb_log_name=tb_log_name)
+        agent = agent_cls(
+            model,
+            log_interval=log_interval,
+            callback=callback,
+            tb_log_name=tb_log_name,
+            reset_num_timesteps=reset_num_timesteps,
+        )
         self.learner = ColumnLearner(agent, self.n_columns)
         self.model = model
         for c, env in enumerate(self.envs):
@@ -88,7 +102,8 @@ class SharedWeightSelfPlay:
             raise ConfigError(f"total_timesteps must be a positive integer, got {total_timesteps!r}")
         agent = self.learner.agent
         agent.working_timesteps = total_timesteps
-        target = self.model.num_timesteps + total_timesteps
+        counted = 0 if agent.reset_num_timesteps and not agent._started else self.model.num_timesteps
+        target = counted + total_timesteps
         ego_columns = [self.column(c, env.ego_ind) for c, env in enumerate(self.envs)]
         # Copies still mid-episode (a second learn() call) carry on, as SB3's learn keeps its last observation.
         steps = {

@@ -172,3 +172,22 @@ def test_learning_partner_spec_gets_its_own_algorithm_settings():
 def test_bad_interaction_input_names_the_value_and_the_fix(call, message):
     with pytest.raises(ConfigError, match=message):
         call()
+
+
+def test_two_partners_of_the_same_kind_get_distinct_labels_and_artefacts(tmp_path):
+    result = train("RPS-v0", "PPO", [LearningPartner("PPO", dict(SMALL)), LearningPartner("PPO", dict(SMALL))],
+                   total_timesteps=128, n_envs=2, ego_kwargs=SMALL)
+    assert result.partner_labels == ["PPO-p1", "PPO-p1-1"]
+    saved = result.save(tmp_path / "run", env_id="RPS-v0")
+    assert set(saved) == {"ego", "PPO-p1", "PPO-p1-1"}
+
+
+def test_a_loaded_learning_partner_can_continue_its_timestep_count():
+    from pantheonrl import OnPolicyAgent
+
+    venv = MultiAgentVecEnv(lambda: __import__("gymnasium").make("RPS-v0"), n_envs=2)
+    model = PPO("MlpPolicy", venv.get_dummy_env(1), seed=0, **SMALL)
+    model.num_timesteps = 1000  # as if loaded from a checkpoint
+    venv.add_partner_agent(OnPolicyAgent(model, reset_num_timesteps=False, working_timesteps=500))
+    PPO("MlpPolicy", venv, seed=0, **SMALL).learn(128)
+    assert model.num_timesteps == 1000 + 128
