@@ -101,3 +101,20 @@ def test_master_era_aliases_warn_and_work(tmp_path):
     with pytest.warns(DeprecationWarning, match="record argument is ignored"):
         action = static.get_action(Observation(np.zeros(3, np.float32)), False)
     assert env.action_spaces[1].contains(int(action))
+
+
+def test_static_agent_masks_value_based_policies_and_batches():
+    from stable_baselines3 import DQN
+
+    policy = DQN("MlpPolicy", MatchGame().get_dummy_env(1), seed=0).policy
+    agent = StaticPolicyAgent(policy)
+    rng = np.random.default_rng(0)
+    for legal in (0, 1, 2):
+        mask = np.zeros(3, dtype=bool)
+        mask[legal] = True
+        observations = [Observation(rng.random(3).astype(np.float32), action_mask=mask) for _ in range(5)]
+        assert int(agent.get_action(observations[0])) == legal
+        assert [int(a) for a in agent.get_actions(observations)] == [legal] * 5
+    # without masks the batch equals one call per observation for a greedy policy
+    plain = [Observation(rng.random(3).astype(np.float32)) for _ in range(6)]
+    assert [int(a) for a in agent.get_actions(plain)] == [int(agent.get_action(o)) for o in plain]
