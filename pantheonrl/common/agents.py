@@ -567,7 +567,8 @@ class StaticPolicyAgent(Agent):
     def _masked(self, batch: Any, masks: np.ndarray) -> np.ndarray:
         """Legal actions for a batch: sampled from the masked distribution, or for value-based policies (DQN,
         which have no distribution) the legal action with the highest Q-value."""
-        self.policy.set_training_mode(False)
+        if self.policy.training:
+            self.policy.set_training_mode(False)
         with th.no_grad():
             obs_tensor, _ = self.policy.obs_to_tensor(batch)
             if not hasattr(self.policy, "get_distribution") and hasattr(self.policy, "q_net"):
@@ -583,7 +584,19 @@ class StaticPolicyAgent(Agent):
         masks = stack_masks(self.action_space, observations)
         if masks is not None:
             return list(self._masked(batch, masks))
-        actions, _ = self.policy.predict(batch, deterministic=self.deterministic)
+        # policy.predict, without its per-call switch of every module to eval mode
+        policy = self.policy
+        if policy.training:
+            policy.set_training_mode(False)
+        obs_tensor, _ = policy.obs_to_tensor(batch)
+        with th.no_grad():
+            actions = policy._predict(obs_tensor, deterministic=self.deterministic)
+        actions = actions.cpu().numpy().reshape((-1, *self.action_space.shape))
+        if isinstance(self.action_space, spaces.Box):
+            if policy.squash_output:
+                actions = policy.unscale_action(actions)
+            else:
+                actions = np.clip(actions, self.action_space.low, self.action_space.high)
         return list(actions)
 
     def update(self, reward: float, done: bool) -> None:
