@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint bench bench-quick clean
 
 setup:
 	bash scripts/setup-venv.sh
@@ -16,6 +16,12 @@ lint: setup
 
 test: lint
 	$(PY) -m pytest -n 2 -p no:cacheprovider -q
+
+bench: setup
+	$(PY) benchmarks/throughput.py
+
+bench-quick: setup
+	$(PY) benchmarks/throughput.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache
