@@ -4,6 +4,8 @@
 * ``LiarsDice-v0``: :class:`LiarEnv`; partner :class:`LiarDefaultAgent`, either seat.
 * ``BlockEnv-v0``: :class:`SimpleBlockEnv`; partner :class:`SBWDefaultAgent`, the constructor (player 1).
 * ``BlockEnv-v1``: :class:`BlockEnv`; partner :class:`DefaultConstructorAgent`, the constructor (player 1).
+* ``OvercookedMultiEnv-v0`` (with the ``overcooked`` extra): :mod:`pantheonrl.envs.overcooked`; partners: greedy
+  cook (default), random, stay.
 
 The default partners are in :data:`DEFAULT_PARTNERS`. The ids are registered with ``order_enforce=False``
 and ``disable_env_checker=True``, so ``gym.make`` returns the game itself and ``env.add_partner_agent(...)``
@@ -51,6 +53,25 @@ BUILTIN_ENVS: dict[str, type[gym.Env]] = {
     "BlockEnv-v0": SimpleBlockEnv,
     "BlockEnv-v1": BlockEnv,
 }
+
+OVERCOOKED_ID = "OvercookedMultiEnv-v0"
+
+
+def _make_overcooked(**kwargs: Any) -> gym.Env:
+    """``OvercookedMultiEnv-v0``: imported on first use, so the ``overcooked`` extra stays optional."""
+    try:
+        from pantheonrl.envs.overcooked import OvercookedMultiEnv
+    except ImportError as err:
+        raise ConfigError(
+            f"{OVERCOOKED_ID} needs the overcooked extra ({err}); install it with pip install 'pantheonrl[overcooked]'"
+        ) from err
+    return OvercookedMultiEnv(**kwargs)
+
+
+if OVERCOOKED_ID not in gym.registry:
+    gym.register(OVERCOOKED_ID, entry_point=_make_overcooked, order_enforce=False, disable_env_checker=True)
+if OVERCOOKED_ID not in ENVS:
+    ENVS.register(OVERCOOKED_ID, OVERCOOKED_ID)
 
 for _env_id, _env_class in BUILTIN_ENVS.items():
     if _env_id not in gym.registry:  # importing twice (or a reload) must not re-register
@@ -101,7 +122,17 @@ def _block_partner(env: gym.Env, player_num: int = 1, *, seed: int | None = None
     return DefaultConstructorAgent()
 
 
+def _overcooked_partner(
+    env: gym.Env, player_num: int = 1, *, seed: int | None = None, kind: str = "greedy", **config: Any
+) -> Agent:
+    _check(OVERCOOKED_ID, player_num, (0, 1), "either seat", config, ())
+    from pantheonrl.envs.overcooked.agents import make_overcooked_partner
+
+    return make_overcooked_partner(kind, seed=seed)
+
+
 DEFAULT_PARTNERS: dict[str, Callable[..., Agent]] = {
+    OVERCOOKED_ID: _overcooked_partner,
     "RPS-v0": _rps_partner,
     "LiarsDice-v0": _liar_partner,
     "BlockEnv-v0": _sbw_partner,
@@ -109,7 +140,8 @@ DEFAULT_PARTNERS: dict[str, Callable[..., Agent]] = {
 }
 """``env_id -> factory(env, player_num=1, *, seed=None, **config) -> Agent``: each game's scripted partner.
 Only the RPS partner is random (``config``: its weights ``r``, ``p``, ``s``); without ``seed`` it draws from
-the game's ``np_random``. The other factories take no options."""
+the game's ``np_random``. Overcooked's takes ``kind``: ``greedy`` (default), ``random`` or ``stay``. The other
+factories take no options."""
 
 
 def make_default_partner(

@@ -126,7 +126,7 @@ def test_reimport_does_not_register_twice():
 
 
 def test_default_partner_seats_and_unknown_ids():
-    assert set(DEFAULT_PARTNERS) == set(ENV_IDS)
+    assert set(DEFAULT_PARTNERS) == {*ENV_IDS, "OvercookedMultiEnv-v0"}  # Overcooked: tests/envs/overcooked
     env = gym.make("BlockEnv-v1")
     assert isinstance(DEFAULT_PARTNERS["BlockEnv-v1"](env, 1), DefaultConstructorAgent)
     assert isinstance(make_default_partner("BlockEnv-v0", gym.make("BlockEnv-v0")), SBWDefaultAgent)
