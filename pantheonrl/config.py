@@ -58,6 +58,7 @@ __all__ = [
 
 DEFAULT = "DEFAULT"
 FIXED = "FIXED"
+BC = "BC"
 SELF = "SELF"
 LOAD = "LOAD"
 PARTNER_KINDS = (DEFAULT, FIXED, SELF)
@@ -71,7 +72,6 @@ NOT_AVAILABLE_YET = {
     "ADAP": "ADAP lands with the ADAP issue",
     "ADAP_MULT": "ADAP_MULT lands with the ADAP issue",
     "ModularAlgorithm": "ModularAlgorithm lands with the Modular issue",
-    "BC": "BC lands with the BC issue",
 }
 """Names of the original PantheonRL that later issues bring back: recognised, but refused with a clear message."""
 
@@ -199,7 +199,10 @@ class PartnerConfig:
     deterministic: bool = False
 
     def validate(self, path: str = "partner") -> PartnerConfig:
-        kinds = [*_algorithms(), *PARTNER_KINDS]
+        if self.type == BC and isinstance(self.config, dict):
+            # the original's BC partner: a frozen behaviour-cloned policy (pantheonrl bc --save FILE)
+            self.type, self.config = FIXED, {"type": BC, **self.config}
+        kinds = [*_algorithms(), *PARTNER_KINDS, BC]
         self.type = _check_name(f"{path}.type", self.type, kinds, "partner type")
         self.config = _check_dict(f"{path}.config", self.config, example="{n_steps: 256}")
         self.location = _check_str(f"{path}.location", self.location, optional=True, example="runs/x/agents/ego")
@@ -215,7 +218,7 @@ class PartnerConfig:
                                               f"algorithm of an SB3 .zip); put location and deterministic beside "
                                               f"config")
             if "type" in self.config:
-                _check_name(f"{path}.config.type", self.config["type"], _algorithms(), "algorithm")
+                _check_name(f"{path}.config.type", self.config["type"], [*_algorithms(), BC], "algorithm")
         elif self.location is not None:
             raise _fail(f"{path}.location", f"only FIXED partners load a saved agent, this one is {self.type}; "
                                             f"remove location or set type: FIXED")

@@ -78,7 +78,7 @@ def test_direct_construction_is_checked_too():
         ({"ego_config": {"location": "x"}}, r"ego_config\.location: only a LOAD ego loads a saved agent"),
         ({"ego_config": {"policy": "MlpPolicyy"}}, r"ego_config\.policy: unknown PPO policy 'MlpPolicyy'.*did you"),
         ({"ego_config": [1, 2]}, r"ego_config: expected a mapping of options, got list"),
-        ({"partners": [{"type": "PPO"}, {"type": "BC"}]}, r"partners\[1\]\.type: 'BC' is not available yet"),
+        ({"partners": [{"type": "PPO"}, {"type": "BC"}]}, r"partners\[1\]\.location: a FIXED partner needs"),
         ({"partners": [{"type": "FIXED"}]}, r"partners\[0\]\.location: a FIXED partner needs the saved agent"),
         ({"partners": [{"type": "PPO", "location": "x"}]}, r"partners\[0\]\.location: only FIXED partners"),
         ({"partners": [{"type": "PPO", "cfg": {}}]}, r"partners\[0\]\.cfg: unknown partner key 'cfg'.*did you mean"),

@@ -27,7 +27,7 @@ commands:
                                   --checkpoint-every, --resume, ...)
   eval    ENV EGO ALT             play a saved ego with a partner (the original tester.py)
   xplay   AGENT [AGENT ...]       cross-play matrix of saved agents (CSV, JSON, heatmap PNG)
-  bc      ENV TRAJECTORY          behaviour cloning (not available yet)
+  bc      ENV TRAJECTORY          behaviour cloning from a trajectory file (the original bctrainer.py)
   list    [envs|algorithms|partners|agents]
 
 Run 'pantheonrl COMMAND --help' for a command's flags. Exit status: 0 ok, 1 unexpected error, 2 bad input."""

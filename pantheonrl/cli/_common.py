@@ -162,6 +162,13 @@ def load_frozen_policy(location: str, algorithm: str | None, agents_dir: str | N
     """
     from pantheonrl.registry import ALGORITHMS
 
+    if algorithm == "BC":  # a behaviour-cloned policy file (pantheonrl bc --save): weights-only
+        from pantheonrl.algos.bc import reconstruct_policy
+
+        path = Path(location).expanduser()
+        if not path.exists():
+            raise ConfigError(f"{what} {location!r}: no such BC policy file; save one with pantheonrl bc ... --save")
+        return reconstruct_policy(path, device=device), {}
     if is_sb3_zip(location):
         algo = algorithm or "PPO"
         if algo in NOT_AVAILABLE_YET:

@@ -65,7 +65,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _kind(name: str, role: str, extra: tuple[str, ...]) -> str | None:
     """The algorithm named (None: take it from the artefact)."""
     algos = algorithm_names()
-    if name in algos:
+    if name in algos or name == "BC":
         return name
     if name in extra:
         return None

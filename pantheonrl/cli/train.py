@@ -164,7 +164,7 @@ def _partners_from_cli(alts: list[str], alt_configs: list[dict[str, Any]]) -> li
     for name, options in zip(alts, alt_configs):
         options = dict(options)
         entry: dict[str, Any] = {"type": name}
-        if name == FIXED:
+        if name in (FIXED, "BC"):
             if "location" in options:
                 entry["location"] = options.pop("location")
             if "deterministic" in options:

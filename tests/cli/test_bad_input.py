@@ -80,7 +80,7 @@ CASES = [
      ["PPO agent, not A2C"]),
     ("xplay-unknown-agent", ["xplay", "rps-0", "rps-9", "--agents-dir", "{agents}"], ["'rps-9'", "rps-0"]),
     ("xplay-bad-episodes", ["xplay", "rps-0", "--episodes", "0", "--agents-dir", "{agents}"], ["--episodes 0"]),
-    ("bc-not-yet", ["bc", "LiarsDice-v0", "traj.npy", "-t", "3"], ["not available yet", "BC"]),
+    ("bc-missing-trajectory", ["bc", "LiarsDice-v0", "traj.npy", "-t", "3"], ["traj.npy", "does not exist"]),
     ("unknown-command", ["trian"], ["'trian'", "did you mean train"]),
     ("list-unknown", ["list", "agent"], ["'agent'", "did you mean agents"]),
     ("no-command", [], ["give a command"]),

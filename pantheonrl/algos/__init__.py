@@ -1,0 +1,1 @@
+"""The research algorithms: behaviour cloning (``bc``), ADAP (``adap``), Modular policies (``modular``)."""
