@@ -101,7 +101,9 @@ def _looks_like_path(text: str) -> bool:
 def _algorithms() -> list[str]:
     from pantheonrl.registry import ALGORITHMS
 
-    return list(ALGORITHMS)
+    # ADAP and ModularAlgorithm register themselves when imported; the CLI and configs offer them once their
+    # command-line wiring lands, whatever the import order
+    return [name for name in ALGORITHMS if name not in NOT_AVAILABLE_YET]
 
 
 def _envs() -> list[str]:

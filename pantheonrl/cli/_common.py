@@ -57,7 +57,7 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def algorithm_names() -> list[str]:
     from pantheonrl.registry import ALGORITHMS
 
-    return list(ALGORITHMS)
+    return [name for name in ALGORITHMS if name not in NOT_AVAILABLE_YET]  # see pantheonrl.config._algorithms
 
 
 def not_available(name: str, what: str, allowed: list[str]) -> UserInputError:

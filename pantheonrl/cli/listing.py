@@ -7,7 +7,7 @@ import json
 import warnings
 from typing import Any
 
-from pantheonrl.cli._common import add_common
+from pantheonrl.cli._common import add_common, algorithm_names
 from pantheonrl.config import NOT_AVAILABLE_YET
 
 __all__ = ["add_parser", "run"]
@@ -69,7 +69,7 @@ def algorithms() -> list[dict[str, Any]]:
     from pantheonrl.registry import ALGORITHMS
 
     out = []
-    for name in ALGORITHMS:
+    for name in algorithm_names():
         cls = ALGORITHMS.get(name)
         spaces = getattr(cls, "supported_action_spaces", None)  # not an SB3 attribute on every class
         out.append({"name": name, "kind": "off-policy" if issubclass(cls, OffPolicyAlgorithm) else "on-policy",
@@ -82,10 +82,9 @@ def algorithms() -> list[dict[str, Any]]:
 
 def partners() -> list[dict[str, Any]]:
     from pantheonrl.envs import DEFAULT_PARTNERS
-    from pantheonrl.registry import ALGORITHMS
 
     return [
-        *({"type": name, "what": "learning partner (config: the algorithm's kwargs)"} for name in ALGORITHMS),
+        *({"type": name, "what": "learning partner (config: the algorithm's kwargs)"} for name in algorithm_names()),
         {"type": "DEFAULT", "what": "the game's scripted partner (config: its options, e.g. RPS r/p/s)",
          "envs": list(DEFAULT_PARTNERS)},
         {"type": "FIXED", "what": "a frozen saved agent (location: artefact folder or registry name)"},

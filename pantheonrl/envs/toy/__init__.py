@@ -1,0 +1,1 @@
+"""Small games that the algorithm tests and benchmarks use (``docs/algorithms.md``)."""
