@@ -299,20 +299,31 @@ class OnPolicyAgent(_LearningAgent):
         self._rollout_open = False
 
     def _act(self, vec_obs: Any, obs: Observation) -> Any:
+        mask = obs.action_mask if isinstance(self.action_space, spaces.Discrete) else None
+        actions, values, log_probs, clipped = self._sample(vec_obs, mask, 1)
+        m = self.model
+        m._last_obs = vec_obs
+        self._pending = (vec_obs, actions, values, log_probs)
+        self._reward, self._done = 0.0, False
+        return clipped[0]
+
+    def _sample(self, vec_obs: Any, mask: Any, n_envs: int) -> tuple:
+        """One policy step for ``n_envs`` rows, as SB3's ``collect_rollouts`` (opening the rollout first):
+        ``(actions, values, log_probs, actions clipped to the action space)``; ``mask``: legal actions or None."""
         m = self.model
         if not self._rollout_open:
             m.policy.set_training_mode(False)
             m.rollout_buffer.reset()
             if m.use_sde:
-                m.policy.reset_noise(1)
+                m.policy.reset_noise(n_envs)
             self.callback.on_rollout_start()
             self._rollout_open = True
         if m.use_sde and m.sde_sample_freq > 0 and self._n_collected % m.sde_sample_freq == 0:
-            m.policy.reset_noise(1)
+            m.policy.reset_noise(n_envs)
         with th.no_grad():
             obs_tensor = obs_as_tensor(vec_obs, m.device)
-            if obs.action_mask is not None and isinstance(self.action_space, spaces.Discrete):
-                actions, log_probs, _ = _masked_sample(m.policy, obs_tensor, obs.action_mask, False)
+            if mask is not None:
+                actions, log_probs, _ = _masked_sample(m.policy, obs_tensor, mask, False)
                 values = m.policy.predict_values(obs_tensor)
             else:
                 actions, values, log_probs = m.policy(obs_tensor)
@@ -323,10 +334,7 @@ class OnPolicyAgent(_LearningAgent):
                 clipped = m.policy.unscale_action(clipped)
             else:
                 clipped = np.clip(actions, self.action_space.low, self.action_space.high)
-        m._last_obs = vec_obs
-        self._pending = (vec_obs, actions, values, log_probs)
-        self._reward, self._done = 0.0, False
-        return clipped[0]
+        return actions, values, log_probs, clipped
 
     def _complete(self, new_obs: Any, terminated: bool, truncated: bool, terminal_raw: Any) -> None:
         last_obs, actions, values, log_probs = self._pending

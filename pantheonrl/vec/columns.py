@@ -24,13 +24,11 @@ from typing import Any
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.utils import obs_as_tensor
 
 from pantheonrl.common.agents import (
     Agent,
     OffPolicyAgent,
     OnPolicyAgent,
-    _masked_sample,
     stack_masks,
     stack_obs,
 )
@@ -134,31 +132,8 @@ class ColumnLearner:
         return act(batch, observations, columns)
 
     def _act_on(self, batch: Any, observations: list[Observation], columns: list[int]) -> list[Any]:
-        agent, m = self.agent, self.model
-        if not agent._rollout_open:
-            m.policy.set_training_mode(False)
-            m.rollout_buffer.reset()
-            if m.use_sde:
-                m.policy.reset_noise(self.n_columns)
-            agent.callback.on_rollout_start()
-            agent._rollout_open = True
-        if m.use_sde and m.sde_sample_freq > 0 and agent._n_collected % m.sde_sample_freq == 0:
-            m.policy.reset_noise(self.n_columns)
-        with th.no_grad():
-            obs_tensor = obs_as_tensor(batch, m.device)
-            masks = stack_masks(self.action_space, observations)
-            if masks is not None:
-                actions, log_probs, _ = _masked_sample(m.policy, obs_tensor, masks, False)
-                values = m.policy.predict_values(obs_tensor)
-            else:
-                actions, values, log_probs = m.policy(obs_tensor)
-        actions = actions.cpu().numpy()
-        clipped = actions
-        if isinstance(self.action_space, spaces.Box):
-            if m.policy.squash_output:
-                clipped = m.policy.unscale_action(clipped)
-            else:
-                clipped = np.clip(actions, self.action_space.low, self.action_space.high)
+        masks = stack_masks(self.action_space, observations)
+        actions, values, log_probs, clipped = self.agent._sample(batch, masks, self.n_columns)
         for i, (col, ob) in enumerate(zip(columns, observations)):
             extra = (values[i : i + 1], log_probs[i : i + 1])
             self._begin(col, _Step(ob.obs, actions[i : i + 1], extra, self._start[col]))
