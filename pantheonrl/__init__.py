@@ -4,7 +4,7 @@ Train an *ego* agent with any SB3 algorithm while *partner* agents play the othe
 :class:`MultiAgentEnv`. Importing this package registers the built-in games with gymnasium.
 """
 
-from pantheonrl import envs  # noqa: F401  (registers the built-in ids)
+from pantheonrl import algos, envs  # noqa: F401  (register ADAP, ModularAlgorithm and the built-in games)
 from pantheonrl.common.agents import (
     Agent,
     OffPolicyAgent,

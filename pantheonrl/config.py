@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pantheonrl.algos.kinds import ADAP_KINDS, EGO_ONLY, FROZEN_OPTIONS, KIND_ALIASES, model_kwargs
 from pantheonrl.errors import ConfigError, did_you_mean, unknown_choice
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "EGO_KINDS",
     "FIXED",
     "LOAD",
-    "NOT_AVAILABLE_YET",
     "PARTNER_KINDS",
     "SAMPLING",
     "SELF",
@@ -67,13 +67,6 @@ EGO_KINDS = (LOAD,)
 """Ego types besides the algorithm names."""
 SAMPLING = ("robin", "random", "prioritised")
 """How a partner is chosen from the pool each episode (see :mod:`pantheonrl.training`)."""
-
-NOT_AVAILABLE_YET = {
-    "ADAP": "ADAP lands with the ADAP issue",
-    "ADAP_MULT": "ADAP_MULT lands with the ADAP issue",
-    "ModularAlgorithm": "ModularAlgorithm lands with the Modular issue",
-}
-"""Names of the original PantheonRL that later issues bring back: recognised, but refused with a clear message."""
 
 MAX_N_ENVS = 256
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda|cuda:\d+|mps)$")
@@ -99,11 +92,9 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _algorithms() -> list[str]:
-    from pantheonrl.registry import ALGORITHMS
+    from pantheonrl.algos.kinds import algorithm_kinds
 
-    # ADAP and ModularAlgorithm register themselves when imported; the CLI and configs offer them once their
-    # command-line wiring lands, whatever the import order
-    return [name for name in ALGORITHMS if name not in NOT_AVAILABLE_YET]
+    return algorithm_kinds()
 
 
 def _envs() -> list[str]:
@@ -170,9 +161,6 @@ def _check_name(path: str, value: Any, allowed: list[str], kind: str, extra_hint
                           f"{', '.join(allowed)}")
     if value in allowed:
         return value
-    if value in NOT_AVAILABLE_YET:
-        raise _fail(path, f"{value!r} is not available yet ({NOT_AVAILABLE_YET[value]}); available now: "
-                          f"{', '.join(allowed)}")
     if _looks_like_path(value):
         base = value.replace("\\", "/").rstrip("/").split("/")[-1]
         article = "an" if kind[0] in "aeiou" else "a"
@@ -214,11 +202,11 @@ class PartnerConfig:
                 raise _fail(f"{path}.location", "a FIXED partner needs the saved agent to load: give its artefact "
                                                 "folder or registry name, e.g. location: runs/x/agents/ego (CLI: "
                                                 "--alt-config '{\"location\": \"runs/x/agents/ego\"}')")
-            unknown = sorted(set(self.config) - {"type"})
+            unknown = sorted(set(self.config) - {"type", *FROZEN_OPTIONS})
             if unknown:
                 raise _fail(f"{path}.config", f"a FIXED partner takes no option {unknown[0]!r}; allowed: type (the "
-                                              f"algorithm of an SB3 .zip); put location and deterministic beside "
-                                              f"config")
+                                              f"algorithm of an SB3 .zip), latent_val (ADAP), partner_idx "
+                                              f"(ModularAlgorithm); put location and deterministic beside config")
             if "type" in self.config:
                 _check_name(f"{path}.config.type", self.config["type"], [*_algorithms(), BC], "algorithm")
         elif self.location is not None:
@@ -227,6 +215,9 @@ class PartnerConfig:
         elif self.deterministic and self.type != FIXED:
             raise _fail(f"{path}.deterministic", f"only FIXED partners can act deterministically, this one is "
                                                  f"{self.type}; remove deterministic or set type: FIXED")
+        if self.type in EGO_ONLY:
+            raise _fail(f"{path}.type", f"{self.type} is an ego algorithm (one partner module per partner), it "
+                                        f"cannot fill a partner seat; make it the ego, or load a saved one as FIXED")
         if self.type in _algorithms():
             _check_policy(f"{path}.config.policy", self.type, self.config)
         if self.type == SELF and (self.config or self.location):
@@ -254,11 +245,25 @@ class PartnerConfig:
         return cls(**dict(data)).validate(path)
 
 
+def _kind_kwargs(kind: str, kwargs: Mapping[str, Any], where: str, field_path: str, n_partners: int | None = None
+                 ) -> None:
+    """:func:`pantheonrl.algos.kinds.model_kwargs` as a check, its errors tagged with ``field_path``."""
+    try:
+        model_kwargs(kind, kwargs, where, n_partners=n_partners)
+    except ConfigError as exc:
+        err = ConfigError(str(exc))
+        err.field = field_path  # type: ignore[attr-defined]
+        raise err from None
+
+
 def _check_policy(path: str, algorithm: str, kwargs: Mapping[str, Any]) -> None:
     if "policy" not in kwargs:
         return
     from pantheonrl.registry import ALGORITHMS
 
+    if algorithm in KIND_ALIASES:
+        _kind_kwargs(algorithm, kwargs, path.rsplit(".", 1)[0], path)
+        return
     aliases = sorted(getattr(ALGORITHMS.get(algorithm), "policy_aliases", {}))
     policy = kwargs["policy"]
     if not isinstance(policy, str) or policy not in aliases:
@@ -283,7 +288,11 @@ class TrainConfig:
     :param seed: seeds the models, the game copies and the global generators; ``None``: not seeded.
     :param device: torch device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
     :param sampling: how a partner is chosen from the pool each episode: ``robin``, ``random`` or ``prioritised``.
-    :param self_play_shared: one model plays every seat and learns from all of them (partners must be empty).
+    :param self_play_shared: one model plays every seat and learns from all of them (partners must be empty);
+        with an ADAP ego the other seats play the ego's live weights with its per-copy latents (ADAP self-play).
+    :param share_latent: ADAP ego and ADAP partners only: the partners play each episode with the ego's latent
+        (the original trainer's ``--share-latent``); ``context_size`` and ``context_sampler`` must agree (they
+        default to the ego's).
     :param framestack: observations stack the last N frames (1: off).
     :param checkpoint_every: write a checkpoint every this many ego timesteps (0: off).
     :param keep_checkpoints: how many checkpoints to keep (the newest ones).
@@ -312,6 +321,7 @@ class TrainConfig:
     device: str = "auto"
     sampling: str = "robin"
     self_play_shared: bool = False
+    share_latent: bool = False
     framestack: int = 1
     checkpoint_every: int = 0
     keep_checkpoints: int = 3
@@ -379,6 +389,7 @@ class TrainConfig:
         self.player = _check_int("player", self.player, low=1, high=64, example=1)
         self.total_timesteps = _check_int("total_timesteps", self.total_timesteps, low=1, example=20000)
         self.n_envs = _check_int("n_envs", self.n_envs, low=1, high=MAX_N_ENVS, example=8)
+        self._check_algorithm_kinds()
         self.seed = _check_int("seed", self.seed, low=0, high=2**32 - 1, example=0, optional=True)
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
             raise _fail("device", f"unknown device {self.device!r}; choose one of: auto, cpu, cuda, cuda:N (N = GPU "
@@ -399,6 +410,36 @@ class TrainConfig:
         if self.self_play_shared and self.alt_save:
             raise _fail("alt_save", "with shared weights there is no separate partner model to save; use ego_save")
         return self
+
+    def _check_algorithm_kinds(self) -> None:
+        """What ADAP and ModularAlgorithm need of the rest of the config (see :mod:`pantheonrl.algos.kinds`)."""
+        self.share_latent = _check_bool("share_latent", self.share_latent)
+        if self.ego in EGO_ONLY:
+            if self.self_play_shared:
+                raise _fail("self_play_shared", f"{self.ego} learns one partner module per partner, so it cannot "
+                                                f"play itself with shared weights; give it partners instead")
+            _kind_kwargs(self.ego, self.ego_config, "ego_config", "ego_config.policy_kwargs.num_partners",
+                         len(self.partners))
+        for i, p in enumerate(self.partners):
+            if p.type in ADAP_KINDS and self.n_envs > 1:
+                raise _fail(f"partners[{i}].type", f"a learning {p.type} partner plays one game copy, got n_envs "
+                                                   f"{self.n_envs}; use n_envs: 1, or ADAP self-play over many "
+                                                   f"copies (ego ADAP with partner SELF)")
+        if not self.share_latent:
+            return
+        others = [p.type for p in self.partners]
+        if self.ego not in ADAP_KINDS or not others or any(t not in ADAP_KINDS for t in others):
+            raise _fail("share_latent", f"sharing the latent needs an ADAP or ADAP_MULT ego and only ADAP or "
+                                        f"ADAP_MULT partners, got ego {self.ego} and partners {others or [SELF]}; "
+                                        f"drop share_latent (CLI: -l), or use e.g. ADAP ADAP -l")
+        for key, default in (("context_size", 3), ("context_sampler", "l2")):
+            mine = self.ego_config.setdefault(key, default)
+            for i, p in enumerate(self.partners):
+                theirs = p.config.setdefault(key, mine)
+                if theirs != mine:
+                    raise _fail(f"partners[{i}].config.{key}", f"{theirs!r} differs from the ego's {mine!r}: "
+                                                               f"partners that share the ego's latent need the "
+                                                               f"same {key}; remove it or give {mine!r}")
 
     # -------------------------------------------------------------------- derived views
     def partner_labels(self) -> list[str]:

@@ -13,7 +13,6 @@ from typing import Any
 import gymnasium as gym
 
 from pantheonrl.common.agents import StaticPolicyAgent
-from pantheonrl.config import NOT_AVAILABLE_YET
 from pantheonrl.errors import ConfigError, UserInputError, did_you_mean, unknown_choice
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "frozen_agent",
     "game_factory",
     "load_frozen_policy",
-    "not_available",
     "parse_json_option",
     "resolve_artifact",
 ]
@@ -55,14 +53,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def algorithm_names() -> list[str]:
-    from pantheonrl.registry import ALGORITHMS
+    """The algorithm names the CLI takes (registered algorithms and the kinds of :mod:`pantheonrl.algos.kinds`)."""
+    from pantheonrl.algos.kinds import algorithm_kinds
 
-    return [name for name in ALGORITHMS if name not in NOT_AVAILABLE_YET]  # see pantheonrl.config._algorithms
-
-
-def not_available(name: str, what: str, allowed: list[str]) -> UserInputError:
-    return ConfigError(f"{what} {name!r} is not available yet ({NOT_AVAILABLE_YET[name]}); available now: "
-                       f"{', '.join(allowed)}")
+    return algorithm_kinds()
 
 
 def parse_json_option(text: str | None, flag: str, *, example: str = '{"n_steps": 256}') -> dict[str, Any]:
@@ -154,14 +148,25 @@ def is_sb3_zip(location: str) -> bool:
 
 
 def load_frozen_policy(location: str, algorithm: str | None, agents_dir: str | None, device: str,
-                       what: str) -> tuple[Any, dict]:
+                       what: str, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
     """The policy of a saved agent and its metadata (empty for an SB3 zip).
 
     Artefacts load weights-only (no pickle runs). An SB3 ``.zip`` (the original trainer's ``--ego-save``) is a
-    full ``Algo.load`` of a file the user names: only for your own files.
+    full ``Algo.load`` of a file the user names: only for your own files. ``options`` may hold the frozen-agent
+    options of :data:`pantheonrl.algos.kinds.FROZEN_OPTIONS` (ADAP's ``latent_val``, Modular's ``partner_idx``).
     """
+    from pantheonrl.algos.kinds import configure_frozen
+
+    policy, metadata = _load_frozen(location, algorithm, agents_dir, device, what)
+    return configure_frozen(policy, options or {}, what), metadata
+
+
+def _load_frozen(location: str, algorithm: str | None, agents_dir: str | None, device: str,
+                 what: str) -> tuple[Any, dict]:
+    from pantheonrl.algos.kinds import registry_name
     from pantheonrl.registry import ALGORITHMS
 
+    algorithm = None if algorithm is None else registry_name(algorithm)
     if algorithm == "BC":  # a behaviour-cloned policy file (pantheonrl bc --save): weights-only
         from pantheonrl.algos.bc import reconstruct_policy
 
@@ -171,8 +176,6 @@ def load_frozen_policy(location: str, algorithm: str | None, agents_dir: str | N
         return reconstruct_policy(path, device=device), {}
     if is_sb3_zip(location):
         algo = algorithm or "PPO"
-        if algo in NOT_AVAILABLE_YET:
-            raise not_available(algo, "algorithm", algorithm_names())
         try:
             model = ALGORITHMS.get(algo).load(Path(location).expanduser(), device=device)
         except (ValueError, KeyError, RuntimeError, OSError) as exc:

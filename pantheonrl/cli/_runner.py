@@ -303,9 +303,11 @@ class Session:
         )
 
     def _new_model(self, algo: str, kwargs: dict[str, Any], env: Any, who: str, where: str) -> BaseAlgorithm:
+        from pantheonrl.algos.kinds import model_kwargs, registry_name
         from pantheonrl.registry import ALGORITHMS
 
-        kwargs = dict(kwargs)
+        kwargs = model_kwargs(algo, kwargs, where, n_partners=len(self.cfg.partners))
+        algo = registry_name(algo)
         policy = kwargs.pop("policy", "MlpPolicy")
         kwargs.setdefault("device", self.cfg.device)
         if self.cfg.seed is not None:
@@ -320,9 +322,11 @@ class Session:
     def _load_model(self, location: str | Path, env: Any, who: str, where: str, overrides: dict | None = None,
                     algorithm: str | None = None) -> BaseAlgorithm:
         """Fully load a saved model (our own artefacts, hash-checked; or an SB3 zip the user names)."""
+        from pantheonrl.algos.kinds import registry_name
         from pantheonrl.registry import ALGORITHMS
 
         overrides = dict(overrides or {})
+        algorithm = None if algorithm is None else registry_name(algorithm)
         try:
             if isinstance(location, str) and is_sb3_zip(location):
                 algo = algorithm or "PPO"
@@ -349,20 +353,72 @@ class Session:
             self.continued = True
             return self._load_model(self.resume.agents["ego"], env, "ego", "resume")
         if cfg.ego == LOAD:
+            from pantheonrl.algos.kinds import FROZEN_OPTIONS, configure_frozen
+
             self.continued = True
-            overrides = {k: v for k, v in cfg.ego_config.items() if k not in ("location", "type")}
-            return self._load_model(cfg.ego_config["location"], env, "LOAD ego", "ego_config.location", overrides,
-                                    cfg.ego_config.get("type"))
+            overrides = {k: v for k, v in cfg.ego_config.items() if k not in ("location", "type", *FROZEN_OPTIONS)}
+            model = self._load_model(cfg.ego_config["location"], env, "LOAD ego", "ego_config.location", overrides,
+                                     cfg.ego_config.get("type"))
+            configure_frozen(model.policy, {k: v for k, v in cfg.ego_config.items() if k in FROZEN_OPTIONS},
+                             "ego_config")
+            self._fresh_partner_modules(model)
+            return model
         return self._new_model(cfg.ego, self._ego_kwargs(), env, "ego", "ego_config")
 
+    def _fresh_partner_modules(self, model: BaseAlgorithm) -> None:
+        """A LOAD ModularAlgorithm keeps its task module and gets fresh partner modules, one per partner (as the
+        original trainer did); extra saved modules stay unused."""
+        from pantheonrl.algos.modular import ModularAlgorithm
+
+        if not isinstance(model, ModularAlgorithm):
+            return
+        n = len(self.cfg.partners)
+        if n == 0:
+            raise ConfigError("ego: a ModularAlgorithm needs partners (one module each), not SELF; give ALTs")
+        while model.num_partners < n:
+            model.add_partner_module()
+        model.policy.do_init_weights(init_partner=True)
+        model.set_training_partners(list(range(n)))
+
+    def _ego_kind(self) -> str:
+        """The ego's algorithm name (for LOAD: the saved agent's)."""
+        cfg = self.cfg
+        if cfg.ego != LOAD:
+            return cfg.ego
+        if "type" in cfg.ego_config:
+            return cfg.ego_config["type"]
+        location = cfg.ego_config["location"]
+        if isinstance(location, str) and is_sb3_zip(location):
+            return "PPO"
+        return resolve_artifact(location, self.agents_dir, "LOAD ego").algorithm
+
     def _build_shared(self, factory: Any) -> None:
+        from pantheonrl.algos.kinds import is_adap
         from pantheonrl.vec import SharedWeightSelfPlay
 
+        if is_adap(self._ego_kind()):
+            self._build_adap_self_play(factory)
+            return
         try:
             self.trainer = SharedWeightSelfPlay(factory, n_envs=self.cfg.n_envs)
         except UserInputError as exc:
             raise ConfigError(f"self_play_shared: {self.cfg.env} cannot be played with shared weights: {exc}") from None
         self.ego = self._make_ego(self.trainer.get_dummy_env())
+        self.eval_partners["self"] = lambda seed=0: self._static(self.ego.policy)
+
+    def _build_adap_self_play(self, factory: Any) -> None:
+        """ADAP self-play: the other seats play the ego's live weights, each game copy with the ego's latent of
+        that copy (docs/algorithms.md, section 6.1); only the ego's seat is learned from."""
+        from pantheonrl.algos.adap import AdapAgent
+        from pantheonrl.training import PartnerMetricsCallback
+        from pantheonrl.vec import MultiAgentVecEnv
+
+        self.venv = venv = MultiAgentVecEnv(factory, n_envs=self.cfg.n_envs)
+        self.ego = self._make_ego(venv)
+        partner = AdapAgent(self.ego, latent_syncer=self.ego)
+        for seat in range(1, self.n_players):
+            partner.add_to_copies(venv, player_num=seat)
+        self.metrics = PartnerMetricsCallback()
         self.eval_partners["self"] = lambda seed=0: self._static(self.ego.policy)
 
     def _static(self, policy: Any, deterministic: bool = False) -> Any:
@@ -380,7 +436,7 @@ class Session:
                 agent = self._default_partner(spec, where)
             elif spec.type == FIXED:
                 policy, _ = load_frozen_policy(spec.location, spec.config.get("type"), self.agents_dir,
-                                               cfg.device, f"{where}.location")
+                                               cfg.device, f"{where}.location", spec.config)
                 agent = frozen_agent(policy, spec.deterministic)  # one object answers all copies at once
                 self.eval_partners[label] = lambda seed=0, p=policy, d=spec.deterministic: self._static(p, d)
             else:
@@ -399,6 +455,9 @@ class Session:
             venv.set_resample_policy(cfg.sampling)
         self.metrics = PartnerMetricsCallback(sampler=sampler)
         self.ego = self._make_ego(venv)
+        if cfg.share_latent:
+            for agent in self.partners:
+                agent.set_latent_syncer(self.ego)  # an AdapAgent (checked by the config)
 
     def _default_partner(self, spec: Any, where: str) -> Any:
         from pantheonrl.envs import DEFAULT_PARTNERS, make_default_partner
@@ -432,8 +491,11 @@ class Session:
         cfg = self.cfg
         dummy = self.venv.get_dummy_env(cfg.player)
         if self.resume is not None and label in self.resume.agents:
+            from pantheonrl.algos.adap import ADAP, AdapAgent
+
             model = self._load_model(self.resume.agents[label], dummy, f"partner {label}", "resume")
             cls = OffPolicyAgent if isinstance(model, OffPolicyAlgorithm) else OnPolicyAgent
+            cls = AdapAgent if isinstance(model, ADAP) else cls
             agent = cls(model, working_timesteps=self.remaining(), tb_log_name=label, reset_num_timesteps=False)
         else:
             kwargs = {"verbose": 1 if cfg.verbose_partner else 0, **spec.config}
@@ -627,13 +689,20 @@ class Session:
         partners = dict(self.eval_partners)
         if cfg.env in DEFAULT_PARTNERS and not any(p.type == DEFAULT for p in cfg.partners):
             partners["DEFAULT"] = lambda seed=0: make_default_partner(cfg.env, env_fn(), 1, seed=seed)
+        from pantheonrl.algos.modular import ModularPolicy
+
         results = {}
+        modular = isinstance(self.ego.policy, ModularPolicy)
         for label, make in partners.items():
             partner = make(seed)
+            extra = {}
+            if modular:  # the ego plays partner i with module i; others (DEFAULT) with module 0
+                index = self.labels.index(label) if label in self.labels else 0
+                self.ego.policy.partner_idx = extra["partner_module"] = index if index < self.ego.num_partners else 0
             stats = evaluate(env_fn, self._static(self.ego.policy), [partner], cfg.eval_episodes, seed=seed)
             low, high = stats.ci95
             results[label] = {"mean": stats.mean, "std": stats.std, "sem": stats.sem, "ci95": [low, high],
-                              "episodes": stats.n, "mean_length": float(np.mean(stats.lengths))}
+                              "episodes": stats.n, "mean_length": float(np.mean(stats.lengths)), **extra}
         return {"episodes": cfg.eval_episodes, "seed": seed, "ego_seat": 0, "partner_seat": 1,
                 "deterministic": False, "results": results}
 

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from pantheonrl.algos.kinds import FROZEN_OPTIONS
 from pantheonrl.cli._common import (
     add_common,
     algorithm_names,
@@ -14,10 +15,9 @@ from pantheonrl.cli._common import (
     frozen_agent,
     game_factory,
     load_frozen_policy,
-    not_available,
     parse_json_option,
 )
-from pantheonrl.config import DEFAULT, FIXED, LOAD, NOT_AVAILABLE_YET, atomic_write_text
+from pantheonrl.config import DEFAULT, FIXED, LOAD, atomic_write_text
 from pantheonrl.errors import ConfigError
 
 __all__ = ["add_parser", "run"]
@@ -27,6 +27,8 @@ EGO / ALT: the algorithm of the saved agent (PPO, A2C, ...; checked against the 
 it from the artefact); ALT may also be DEFAULT (the game's scripted partner, --alt-config holds its options).
 --ego-load / --alt-load: an artefact folder (e.g. runs/<run>/agents/ego), a registry name (pantheonrl list agents),
 or an SB3 .zip saved by --ego-save/--alt-save (a full load: only for your own files).
+An ADAP agent plays one latent: --ego-config '{"latent_val": [1, 0, 0]}' (default: the context saved with it); a
+ModularAlgorithm agent one partner module: '{"partner_idx": 2}' (default: its active one).
 
 example:
   pantheonrl eval LiarsDice-v0 PPO PPO --ego-load runs/a/agents/ego --alt-load runs/b/agents/ego -t 200 --seed 1
@@ -46,8 +48,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("-t", "--total-episodes", type=int, default=100, help="episodes to play (default 100)")
     p.add_argument("-d", "--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("-s", "--seed", type=int, default=0, help="seed of the games and the agents' sampling (0)")
-    p.add_argument("--ego-config", default=None, metavar="JSON", help="JSON: {\"deterministic\": true} allowed")
-    p.add_argument("--alt-config", default=None, metavar="JSON", help="JSON: DEFAULT options, or deterministic")
+    p.add_argument("--ego-config", default=None, metavar="JSON",
+                   help="JSON: deterministic, latent_val (ADAP), partner_idx (ModularAlgorithm)")
+    p.add_argument("--alt-config", default=None, metavar="JSON",
+                   help="JSON: DEFAULT options, or deterministic, latent_val, partner_idx")
     p.add_argument("--env-config", default=None, metavar="JSON", help="game kwargs as JSON")
     p.add_argument("-f", "--framestack", type=int, default=1, help="stack the last N observations (default 1)")
     p.add_argument("-r", "--record", default=None, metavar="PATH", help="write the played transitions (.npy)")
@@ -69,11 +73,16 @@ def _kind(name: str, role: str, extra: tuple[str, ...]) -> str | None:
         return name
     if name in extra:
         return None
-    if name in NOT_AVAILABLE_YET:
-        raise not_available(name, role, [*algos, *extra])
     from pantheonrl.errors import unknown_choice
 
     raise ConfigError(unknown_choice(role, name, [*algos, *extra]))
+
+
+FROZEN = ("deterministic", "type", *FROZEN_OPTIONS)
+
+
+def _frozen(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k in FROZEN_OPTIONS}
 
 
 def _options(text: str | None, flag: str, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -99,7 +108,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.framestack < 1:
         raise ConfigError(f"--framestack/-f {args.framestack} is out of range: give 1 (off) or more")
     env_config = parse_json_option(args.env_config, "--env-config", example='{"probegostart": 0.5}')
-    ego_options = _options(args.ego_config, "--ego-config", ("deterministic", "type"))
+    ego_options = _options(args.ego_config, "--ego-config", FROZEN)
     if args.ego_load is None:
         raise ConfigError("--ego-load is required: give the saved ego (artefact folder, registry name or SB3 zip), "
                           "e.g. --ego-load runs/<run>/agents/ego")
@@ -112,7 +121,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             raise ConfigError("--alt-load is not used with ALT DEFAULT (the game's scripted partner); drop it, or "
                               "name the partner's algorithm (or FIXED) as ALT")
     else:
-        alt_options = _options(args.alt_config, "--alt-config", ("deterministic", "type"))
+        alt_options = _options(args.alt_config, "--alt-config", FROZEN)
         if args.alt_load is None:
             raise ConfigError(f"--alt-load is required with ALT {args.alt}: give the saved partner (artefact folder, "
                               f"registry name or SB3 zip), or use ALT DEFAULT")
@@ -121,7 +130,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if game.n_players != 2:
         raise ConfigError(f"ENV {env_id} has {game.n_players} players; eval plays 2-player games")
     ego_policy, ego_meta = load_frozen_policy(args.ego_load, ego_algo or ego_options.get("type"), args.agents_dir,
-                                              args.device, "--ego-load")
+                                              args.device, "--ego-load", _frozen(ego_options))
     _warn_env(ego_meta, env_id, "--ego-load")
     ego = frozen_agent(ego_policy, deterministic=bool(ego_options.get("deterministic", False)))
     if args.alt == DEFAULT:
@@ -132,7 +141,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         alt_name = "DEFAULT"
     else:
         alt_policy, alt_meta = load_frozen_policy(args.alt_load, alt_algo or alt_options.get("type"),
-                                                  args.agents_dir, args.device, "--alt-load")
+                                                  args.agents_dir, args.device, "--alt-load", _frozen(alt_options))
         _warn_env(alt_meta, env_id, "--alt-load")
         partner = frozen_agent(alt_policy, deterministic=bool(alt_options.get("deterministic", False)))
         alt_name = args.alt_load

@@ -8,7 +8,6 @@ import warnings
 from typing import Any
 
 from pantheonrl.cli._common import add_common, algorithm_names
-from pantheonrl.config import NOT_AVAILABLE_YET
 
 __all__ = ["add_parser", "run"]
 
@@ -66,28 +65,36 @@ def envs() -> list[dict[str, Any]]:
 def algorithms() -> list[dict[str, Any]]:
     from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
+    from pantheonrl.algos.kinds import EGO_ONLY, KIND_ALIASES, registry_name
     from pantheonrl.registry import ALGORITHMS
 
     out = []
     for name in algorithm_names():
-        cls = ALGORITHMS.get(name)
+        cls = ALGORITHMS.get(registry_name(name))
         spaces = getattr(cls, "supported_action_spaces", None)  # not an SB3 attribute on every class
-        out.append({"name": name, "kind": "off-policy" if issubclass(cls, OffPolicyAlgorithm) else "on-policy",
-                    "policies": sorted(getattr(cls, "policy_aliases", {})),
-                    **({"action_spaces": [s.__name__ for s in spaces]} if spaces else {})})
-    for name, why in NOT_AVAILABLE_YET.items():
-        out.append({"name": name, "kind": "not available yet", "note": why})
+        entry = {"name": name, "kind": "off-policy" if issubclass(cls, OffPolicyAlgorithm) else "on-policy",
+                 "policies": sorted(getattr(cls, "policy_aliases", {})),
+                 **({"action_spaces": [s.__name__ for s in spaces]} if spaces else {})}
+        if name in KIND_ALIASES:
+            entry["note"] = f"{KIND_ALIASES[name][0]} with policy {KIND_ALIASES[name][1]}"
+            entry["policies"] = [KIND_ALIASES[name][1]]
+        if name in EGO_ONLY:
+            entry["note"] = "ego only: one partner module per partner"
+        out.append(entry)
     return out
 
 
 def partners() -> list[dict[str, Any]]:
+    from pantheonrl.algos.kinds import EGO_ONLY
     from pantheonrl.envs import DEFAULT_PARTNERS
 
     return [
-        *({"type": name, "what": "learning partner (config: the algorithm's kwargs)"} for name in algorithm_names()),
+        *({"type": name, "what": "learning partner (config: the algorithm's kwargs)"} for name in algorithm_names()
+          if name not in EGO_ONLY),
         {"type": "DEFAULT", "what": "the game's scripted partner (config: its options, e.g. RPS r/p/s)",
          "envs": list(DEFAULT_PARTNERS)},
-        {"type": "FIXED", "what": "a frozen saved agent (location: artefact folder or registry name)"},
+        {"type": "FIXED", "what": "a frozen saved agent (location: artefact folder or registry name; config: "
+                                  "latent_val for ADAP, partner_idx for ModularAlgorithm)"},
         {"type": "SELF", "what": "shared-weight self-play: the ego's model in every seat (--share-weights)"},
     ]
 
@@ -134,7 +141,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if "algorithms" in data:
         print("algorithms (EGO, learning ALT):")
         for a in data["algorithms"]:
-            extra = f"policies {', '.join(a['policies'])}" if "policies" in a else a.get("note", "")
+            extra = f"policies {', '.join(a['policies'])}" if "policies" in a else ""
+            extra += f" ({a['note']})" if "note" in a else ""
             print(f"  {a['name']:<16} {a['kind']:<18} {extra}")
     if "partners" in data:
         print("partner types (ALT):")

@@ -18,8 +18,6 @@ from typing import Any
 from pantheonrl.cli._common import add_common, algorithm_names, check_env_id, parse_json_option
 from pantheonrl.config import (
     FIXED,
-    LOAD,
-    NOT_AVAILABLE_YET,
     PARTNER_KINDS,
     SAMPLING,
     SELF,
@@ -45,6 +43,7 @@ FLAGS = {
     "device": "--device/-d",
     "sampling": "--sampling",
     "self_play_shared": "--share-weights",
+    "share_latent": "--share-latent/-l",
     "framestack": "--framestack/-f",
     "checkpoint_every": "--checkpoint-every",
     "keep_checkpoints": "--keep-checkpoints",
@@ -82,6 +81,7 @@ _SIMPLE = {
     "eval_episodes": "eval_episodes",
     "player": "player",
     "verbose": "verbose",
+    "share_latent": "share_latent",
 }
 # what may change when resuming a run
 _RESUMABLE = {"total_timesteps", "device", "progress", "num_threads", "eval_episodes", "checkpoint_every",
@@ -89,13 +89,19 @@ _RESUMABLE = {"total_timesteps", "device", "progress", "num_threads", "eval_epis
 
 EPILOG = """\
 partner types (ALT): an algorithm (a learning partner), DEFAULT (the game's scripted partner), FIXED (a saved
-agent: --alt-config '{"location": "runs/x/agents/ego"}'), SELF (shared-weight self-play, one model in every seat).
-EGO: an algorithm, or LOAD (fine-tune a saved agent: --ego-config '{"location": ...}').
+agent: --alt-config '{"location": "runs/x/agents/ego"}'; an ADAP one plays "latent_val", default its saved
+context), SELF (shared-weight self-play, one model in every seat; with an ADAP ego, ADAP self-play).
+EGO: an algorithm (also ADAP, ADAP_MULT = ADAP with AdapPolicyMult, ModularAlgorithm = one partner module per
+ALT), or LOAD (fine-tune a saved agent: --ego-config '{"location": ...}'; a ModularAlgorithm gets fresh partner
+modules, one per ALT).
 
 examples:
   pantheonrl train LiarsDice-v0 PPO PPO --n-envs 8 -t 20000
   pantheonrl train RPS-v0 PPO DEFAULT FIXED --alt-config '{"r": 1, "p": 0, "s": 0}' '{"location": "my-agent"}'
   pantheonrl train RPS-v0 PPO SELF --share-weights --n-envs 4
+  pantheonrl train KArmCoordination-v0 ADAP SELF --n-envs 8 -t 30000
+  pantheonrl train OvercookedMultiEnv-v0 ADAP ADAP --env-config '{"layout_name": "random0"}' -l
+  pantheonrl train Arms-v0 ModularAlgorithm FIXED FIXED --alt-config '{"location": "a"}' '{"location": "b"}'
   pantheonrl train --config examples/configs/liars_dice_ppo.yaml -t 50000 --seed 1
   pantheonrl train --resume runs/LiarsDice-v0-PPO-PPO-20260101-120000 -t 100000
 
@@ -131,6 +137,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--tensorboard-log", default=None, metavar="DIR", help="TensorBoard folder (default RUN/tb)")
     g.add_argument("--tensorboard-name", default=None, metavar="NAME", help="TensorBoard run name")
     g.add_argument("--verbose-partner", action="store_true", default=None, help="print the partners' tables too")
+    g.add_argument("-l", "--share-latent", action="store_true", default=None,
+                   help="ADAP ego and ADAP partners: the partners play with the ego's latent")
     g.add_argument("--preset", type=int, default=None, metavar="N",
                    help="1: logs/ and models/ names of the original (needs --seed)")
     n = p.add_argument_group("new flags")
@@ -169,9 +177,6 @@ def _partners_from_cli(alts: list[str], alt_configs: list[dict[str, Any]]) -> li
                 entry["location"] = options.pop("location")
             if "deterministic" in options:
                 entry["deterministic"] = options.pop("deterministic")
-            if "latent_val" in options:
-                raise ConfigError("--alt-config: latent_val is for ADAP partners, which are not available yet "
-                                  f"({NOT_AVAILABLE_YET['ADAP']})")
         entry["config"] = options
         partners.append(entry)
     return partners
@@ -181,14 +186,6 @@ def _check_names(args: argparse.Namespace) -> None:
     """Early, specific messages for positional names (before the config check)."""
     if args.env is not None:
         check_env_id(args.env)
-    algos = algorithm_names()
-    if args.ego is not None and args.ego not in (*algos, LOAD) and args.ego in NOT_AVAILABLE_YET:
-        raise ConfigError(f"EGO {args.ego!r} is not available yet ({NOT_AVAILABLE_YET[args.ego]}); available "
-                          f"now: {', '.join([*algos, LOAD])}")
-    for alt in args.alt:
-        if alt in NOT_AVAILABLE_YET:
-            raise ConfigError(f"ALT {alt!r} is not available yet ({NOT_AVAILABLE_YET[alt]}); available now: "
-                              f"{', '.join([*algos, *PARTNER_KINDS])}")
 
 
 def resolve_config(args: argparse.Namespace) -> TrainConfig:
@@ -294,8 +291,8 @@ def _resume_config(args: argparse.Namespace) -> TrainConfig:
     if args.env or args.ego or args.alt:
         given.append("ENV/EGO/ALT")
     for flag in ("config", "env_config", "ego_config", "alt_config", "n_envs", "share_weights", "sampling", "seed",
-                 "framestack", "record", "ego_save", "alt_save", "tensorboard_log", "tensorboard_name", "preset",
-                 "run_dir", "player", "verbose_partner"):
+                 "framestack", "record", "ego_save", "alt_save", "share_latent", "tensorboard_log", "tensorboard_name",
+                 "preset", "run_dir", "player", "verbose_partner"):
         if getattr(args, flag) is not None:
             given.append("--" + flag.replace("_", "-"))
     if given:

@@ -4,6 +4,7 @@
 * ``LiarsDice-v0``: :class:`LiarEnv`; partner :class:`LiarDefaultAgent`, either seat.
 * ``BlockEnv-v0``: :class:`SimpleBlockEnv`; partner :class:`SBWDefaultAgent`, the constructor (player 1).
 * ``BlockEnv-v1``: :class:`BlockEnv`; partner :class:`DefaultConstructorAgent`, the constructor (player 1).
+* ``Arms-v0`` and ``KArmCoordination-v0``: the toy games of the Modular and ADAP tests (:mod:`.toy`).
 * ``OvercookedMultiEnv-v0`` (with the ``overcooked`` extra): :mod:`pantheonrl.envs.overcooked`; partners: greedy
   cook (default), random, stay.
 
@@ -158,3 +159,5 @@ def make_default_partner(
     if env_id not in DEFAULT_PARTNERS:
         raise ConfigError(unknown_choice("game with a default partner", env_id, DEFAULT_PARTNERS))
     return DEFAULT_PARTNERS[env_id](env, player_num, seed=seed, **config)
+
+from pantheonrl.envs.toy import arms, karm  # noqa: E402, F401  (register Arms-v0 and KArmCoordination-v0)

@@ -26,7 +26,9 @@ __all__ = ["FrozenPartner", "LearningPartner", "PartnerSpec", "ScriptedPartner",
 
 @dataclass
 class LearningPartner:
-    """An SB3 algorithm (a name in :data:`pantheonrl.registry.ALGORITHMS`) learning in the seat."""
+    """An SB3 algorithm learning in the seat: a name in :data:`pantheonrl.registry.ALGORITHMS` or a kind of
+    :mod:`pantheonrl.algos.kinds` (``ADAP_MULT``); an ADAP model plays as an :class:`~pantheonrl.algos.adap.AdapAgent`
+    (one game copy)."""
 
     algorithm: str = "PPO"
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -36,11 +38,24 @@ class LearningPartner:
 
     def build(self, venv: MultiAgentVecEnv, player: int, *, seed: int | None = None, total_timesteps: int = 1000,
               device: str = "auto") -> Any:
-        algo = ALGORITHMS.get(self.algorithm)
+        from pantheonrl.algos.adap import ADAP, AdapAgent
+        from pantheonrl.algos.kinds import EGO_ONLY, model_kwargs, registry_name
+
+        if self.algorithm in EGO_ONLY:
+            raise ConfigError(f"{self.algorithm} is an ego algorithm (one partner module per partner); it cannot "
+                              f"learn in a partner seat")
+        algo = ALGORITHMS.get(registry_name(self.algorithm))
         kwargs = {"device": device, **self.kwargs}
+        if self.policy != "MlpPolicy":  # the default alias leaves room for the one a kind implies (ADAP_MULT)
+            kwargs["policy"] = self.policy
+        kwargs = model_kwargs(self.algorithm, kwargs, "partner")
+        policy = kwargs.pop("policy", "MlpPolicy")
         if seed is not None:
             kwargs.setdefault("seed", seed)
-        model = algo(self.policy, venv.get_dummy_env(player), **kwargs)
+        model = algo(policy, venv.get_dummy_env(player), **kwargs)
+        if isinstance(model, ADAP):
+            return AdapAgent(model, working_timesteps=self.working_timesteps or total_timesteps,
+                             tb_log_name=self.label(player))
         agent_cls = OffPolicyAgent if isinstance(model, OffPolicyAlgorithm) else OnPolicyAgent
         return agent_cls(
             model,

@@ -8,7 +8,8 @@ that answers them and asks each agent once, for all copies, through :func:`answe
 An agent answers a batch through ``get_actions(observations, columns)`` when it has that method (frozen
 policies do one forward pass; column learners also need the column of each request), otherwise through one
 ``get_action`` per request. Requests go to ``agent.batch_owner`` when the agent names one (the per-copy
-views of one learner share their owner).
+views of one learner share their owner). A learning agent seated directly (one game copy, e.g. an ADAP partner)
+is always asked through ``get_action``: that is the call that records its transitions.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ def answer_batch(requests: list[tuple[Any, Any]]) -> list[Any]:
     """Actions for ``(agent, observation)`` pairs, asking each owner once for all of its pairs."""
     groups: dict[int, tuple[Any, list[int]]] = {}
     for k, (agent, _) in enumerate(requests):
-        owner = getattr(agent, "batch_owner", agent)
-        groups.setdefault(id(owner), (owner, []))[1].append(k)
+        owner = getattr(agent, "batch_owner", None)
+        if owner is None:
+            owner = None if getattr(agent, "is_learning", False) else agent
+        groups.setdefault(id(owner) if owner is not None else -1 - k, (owner, []))[1].append(k)
     actions: list[Any] = [None] * len(requests)
     for owner, ks in groups.values():
         get_actions = getattr(owner, "get_actions", None)

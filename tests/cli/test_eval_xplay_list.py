@@ -82,7 +82,7 @@ def test_list_shows_envs_algorithms_partners_and_stored_agents(rps_agents, capsy
     assert main(["list", "--agents-dir", str(rps_agents)]) == 0
     text = capsys.readouterr().out
     for expected in ("LiarsDice-v0", "RPS-v0", "BlockEnv-v1", "2 players", "PPO", "DQN", "DEFAULT", "FIXED", "SELF",
-                     "rps-0", "rps-2", "not available yet"):
+                     "rps-0", "rps-2", "ADAP_MULT", "ego only", "Arms-v0"):
         assert expected in text, expected
 
 

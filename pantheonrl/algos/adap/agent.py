@@ -110,12 +110,25 @@ class AdapAgent(Agent):
         self.model = model
         self.observation_space = model.observation_space
         self.action_space = model.action_space
-        self.latent_syncer = latent_syncer
-        self._sync_algo, self._sync_policy = _resolve_syncer(latent_syncer)
         self.deterministic = deterministic
         self.column = 0  # the game copy whose latent a single-game agent follows
         self._own: dict[int, np.ndarray] = {}
+        self.set_latent_syncer(latent_syncer)
+
+    def set_latent_syncer(self, latent_syncer: Any) -> None:
+        """Follow ``latent_syncer``'s latent from now on (``None``: draw its own); e.g. once the ego is built."""
+        self.latent_syncer = latent_syncer
+        self._sync_algo, self._sync_policy = _resolve_syncer(latent_syncer)
         self._current_z = self.latent_for(self.column)
+
+    @property
+    def log_interval(self) -> int | None:
+        """Episodes between the learner's log dumps (``None``: never), as on :class:`~pantheonrl.OnPolicyAgent`."""
+        return self._learner.log_interval
+
+    @log_interval.setter
+    def log_interval(self, value: int | None) -> None:
+        self._learner.log_interval = value
 
     def __getattr__(self, name: str) -> Any:
         # The learning state (callback, _stopped, n_steps, ...) lives on the wrapped OnPolicyAgent machinery.
