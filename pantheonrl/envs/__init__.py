@@ -160,4 +160,4 @@ def make_default_partner(
         raise ConfigError(unknown_choice("game with a default partner", env_id, DEFAULT_PARTNERS))
     return DEFAULT_PARTNERS[env_id](env, player_num, seed=seed, **config)
 
-from pantheonrl.envs.toy import arms, karm  # noqa: E402, F401  (register Arms-v0 and KArmCoordination-v0)
+from pantheonrl.envs.toy import arms, balance_beam, blind_bandits, karm  # noqa: E402, F401  (register their ids)

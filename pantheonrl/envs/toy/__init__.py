@@ -1,1 +1,5 @@
-"""Small games that the algorithm tests and benchmarks use (``docs/algorithms.md``)."""
+"""Small games that the algorithm tests and benchmarks use (``docs/algorithms.md``).
+
+``Arms-v0`` (:mod:`.arms`, Modular), ``KArmCoordination-v0`` (:mod:`.karm`, ADAP), and the CoMeDi games
+``BlindBandits-v0`` (:mod:`.blind_bandits`) and ``BalanceBeam-v0`` (:mod:`.balance_beam`).
+"""
