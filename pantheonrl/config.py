@@ -38,7 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pantheonrl.algos.kinds import ADAP_KINDS, EGO_ONLY, FROZEN_OPTIONS, KIND_ALIASES, model_kwargs
+from pantheonrl.algos.kinds import (
+    ADAP_KINDS,
+    EGO_ONLY,
+    FROZEN_OPTIONS,
+    KIND_ALIASES,
+    check_population_options,
+    model_kwargs,
+)
 from pantheonrl.errors import ConfigError, did_you_mean, unknown_choice
 
 __all__ = [
@@ -47,6 +54,7 @@ __all__ = [
     "FIXED",
     "LOAD",
     "PARTNER_KINDS",
+    "POPULATION",
     "SAMPLING",
     "SELF",
     "PartnerConfig",
@@ -63,8 +71,10 @@ SELF = "SELF"
 LOAD = "LOAD"
 PARTNER_KINDS = (DEFAULT, FIXED, SELF)
 """Partner types besides the algorithm names of :data:`pantheonrl.registry.ALGORITHMS`."""
-EGO_KINDS = (LOAD,)
-"""Ego types besides the algorithm names."""
+POPULATION = "CoMeDi"
+EGO_KINDS = (LOAD, POPULATION)
+"""Ego types besides the algorithm names (``CoMeDi``: a population of conventions, see
+:mod:`pantheonrl.algos.kinds`)."""
 SAMPLING = ("robin", "random", "prioritised")
 """How a partner is chosen from the pool each episode (see :mod:`pantheonrl.training`)."""
 
@@ -358,6 +368,13 @@ class TrainConfig:
             _check_str("ego_config.location", self.ego_config["location"], example="runs/x/agents/ego")
             if "type" in self.ego_config:
                 _check_name("ego_config.type", self.ego_config["type"], algorithms, "algorithm")
+        elif self.ego == POPULATION:
+            try:
+                check_population_options(self.ego_config, "ego_config")
+            except ConfigError as exc:
+                err = ConfigError(str(exc))
+                err.field = "ego_config"  # type: ignore[attr-defined]
+                raise err from None
         else:
             if "location" in self.ego_config:
                 raise _fail("ego_config.location", f"only a LOAD ego loads a saved agent, this one is {self.ego}; "
@@ -412,8 +429,16 @@ class TrainConfig:
         return self
 
     def _check_algorithm_kinds(self) -> None:
-        """What ADAP and ModularAlgorithm need of the rest of the config (see :mod:`pantheonrl.algos.kinds`)."""
+        """What ADAP, ModularAlgorithm and CoMeDi need of the rest of the config (:mod:`pantheonrl.algos.kinds`)."""
         self.share_latent = _check_bool("share_latent", self.share_latent)
+        if self.ego == POPULATION:
+            if not self.self_play_shared:
+                raise _fail("partners", f"CoMeDi trains its conventions by self-play and cross-play among themselves, "
+                                        f"so it takes no partners, got {[p.type for p in self.partners]}; give ALT "
+                                        f"SELF (partners: [SELF])")
+            if self.checkpoint_every:
+                raise _fail("checkpoint_every", "a CoMeDi population run writes no checkpoints (each convention is "
+                                                "saved when it is done); set checkpoint_every: 0")
         if self.ego in EGO_ONLY:
             if self.self_play_shared:
                 raise _fail("self_play_shared", f"{self.ego} learns one partner module per partner, so it cannot "

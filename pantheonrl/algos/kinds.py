@@ -7,7 +7,10 @@ Configs, the command line and (later) the web form name algorithms by the keys o
 * ``ModularAlgorithm`` is an ego only (one partner module per partner), with ``num_partners`` defaulting to the
   number of partners;
 * a frozen ADAP policy plays one latent (``latent_val``, default: the context saved with it), a frozen
-  Modular policy one partner module (``partner_idx``, default: its active one).
+  Modular policy one partner module (``partner_idx``, default: its active one);
+* ``CoMeDi`` is a *population* ego: ``pantheonrl train ENV CoMeDi SELF`` trains ``n_conventions`` conventions one
+  after another (:class:`pantheonrl.algos.comedi.ConventionPopulation`); its options are
+  :data:`POPULATION_OPTIONS`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ __all__ = [
     "EGO_ONLY",
     "FROZEN_OPTIONS",
     "KIND_ALIASES",
+    "POPULATION_KINDS",
+    "POPULATION_OPTIONS",
     "algorithm_kinds",
+    "check_population_options",
     "configure_frozen",
     "is_adap",
     "model_kwargs",
@@ -37,6 +43,41 @@ ADAP_KINDS = ("ADAP", "ADAP_MULT")
 EGO_ONLY = ("ModularAlgorithm",)
 FROZEN_OPTIONS = ("latent_val", "partner_idx")
 """Options of a frozen (FIXED / evaluated) agent besides its location: ADAP's latent, Modular's partner module."""
+POPULATION_KINDS = ("CoMeDi",)
+POPULATION_OPTIONS = (
+    "n_conventions", "alpha", "beta", "mix_prob", "env_length", "xp_soft", "xp_temperature", "n_steps",
+    "batch_size", "n_epochs", "learning_rate", "gamma", "gae_lambda", "clip_range", "ent_coef", "vf_coef",
+    "max_grad_norm", "normalize_advantage", "policy_kwargs", "xplay_episodes", "best_response",
+)
+"""``ego_config`` keys of a CoMeDi population run: :class:`~pantheonrl.algos.comedi.CoMeDi`'s options plus
+``n_conventions`` (K, default 2), ``xplay_episodes`` (games per seat order of the K x K matrix, default 100) and
+``best_response`` (train a best-response agent to the population: ``{"total_timesteps": N, "algorithm": "PPO",
+...its options}``, or just N)."""
+BEST_RESPONSE_KEYS = ("total_timesteps", "algorithm")
+
+
+def check_population_options(options: Mapping[str, Any], where: str) -> None:
+    """Refuse unknown :data:`POPULATION_OPTIONS` and malformed ``n_conventions`` / ``best_response``."""
+    from pantheonrl.errors import unknown_choice
+
+    for key in options:
+        if key not in POPULATION_OPTIONS:
+            raise ConfigError(f"{where}.{key}: " + unknown_choice("CoMeDi option", key, POPULATION_OPTIONS))
+    for key in ("n_conventions", "xplay_episodes"):
+        value = options.get(key, 2)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where}.{key}: expected a positive integer, got {value!r}; e.g. 2")
+    br = options.get("best_response")
+    if br is None:
+        return
+    if isinstance(br, int) and not isinstance(br, bool):
+        br = {"total_timesteps": br}
+    if not isinstance(br, Mapping) or "total_timesteps" not in br:
+        raise ConfigError(f"{where}.best_response: give the training budget, e.g. best_response: {{total_timesteps: "
+                          f"20000}} (optionally algorithm: PPO and its options), got {br!r}")
+    steps = br["total_timesteps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"{where}.best_response.total_timesteps: expected a positive integer, got {steps!r}")
 
 
 def algorithm_kinds() -> list[str]:

@@ -19,6 +19,7 @@ from pantheonrl.cli._common import add_common, algorithm_names, check_env_id, pa
 from pantheonrl.config import (
     FIXED,
     PARTNER_KINDS,
+    POPULATION,
     SAMPLING,
     SELF,
     TrainConfig,
@@ -324,6 +325,32 @@ def _plain_args(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in sorted(vars(args).items()) if k not in ("func",)}
 
 
+def _run_population(cfg: TrainConfig, args: argparse.Namespace, argv: list[str]) -> int:
+    from pantheonrl.cli import _runner
+    from pantheonrl.cli._population import run_population
+
+    if args.resume:
+        raise ConfigError("--resume: a CoMeDi population run cannot be resumed (it writes no checkpoints); start a "
+                          "new run")
+    run_dir = Path(cfg.run_dir) if cfg.run_dir else _runner.new_run_dir(cfg, args.log_folder)
+    _runner.create_run_dir(run_dir)
+    cfg.run_dir = str(run_dir)
+    lock = _runner.lock_run(run_dir)
+    try:
+        _runner.write_run_files(run_dir, cfg, _plain_args(args), argv)
+        k = cfg.ego_config.get("n_conventions", 2)
+        print(f"training {k} CoMeDi conventions on {cfg.env}, {cfg.total_timesteps} timesteps each ({cfg.n_envs} "
+              f"game cop{'y' if cfg.n_envs == 1 else 'ies'}) -> {run_dir}", flush=True)
+        summary = run_population(cfg, run_dir)
+        print(f"done in {summary['wall_s']:.0f} s; saved agents: "
+              f"{', '.join(f'{k} -> {v}' for k, v in summary['saved'].items())}")
+        print(f"run folder: {run_dir}")
+        return 0
+    finally:
+        if lock is not None:
+            lock.close()
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pantheonrl.cli import _runner
     from pantheonrl.config import dump_yaml
@@ -332,6 +359,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.dry_run:
         sys.stdout.write(dump_yaml(cfg.to_dict()))
         return 0
+    if cfg.ego == POPULATION:
+        return _run_population(cfg, args, argv)
     resume = None
     if args.resume:
         run_dir = Path(cfg.run_dir)

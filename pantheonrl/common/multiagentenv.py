@@ -342,6 +342,20 @@ class MultiAgentEnv(gym.Env, ABC):
             info or {},
         )
 
+    # ------------------------------------------------------------------ the raw game, without partners
+    def game_reset(self) -> tuple[tuple[int, ...], tuple[Observation, ...]]:
+        """Start a game without involving the seated partners: ``(next_players, observations)``. For trainers
+        that choose every seat's action themselves (e.g. :class:`pantheonrl.vec.twoseat.TwoSeatCollector`);
+        draws from :attr:`np_random` like :meth:`reset`."""
+        self._mae_episode_steps = 0
+        players, obs = self.n_reset()
+        return tuple(players), tuple(_as_observation(o) for o in obs)
+
+    def game_step(self, actions: list[Any]) -> tuple:
+        """One game step without partners: ``actions`` for the previous ``next_players``, in order; returns
+        ``(next_players, observations, rewards, terminated, truncated, info)``, with :attr:`horizon` applied."""
+        return self._game_step(actions)
+
     def _partner_requests(self) -> list[tuple[int, Any, Observation]]:
         """``(player, agent, observation)`` for every partner due to act at the current game step."""
         return [

@@ -4,7 +4,8 @@
 * ``LiarsDice-v0``: :class:`LiarEnv`; partner :class:`LiarDefaultAgent`, either seat.
 * ``BlockEnv-v0``: :class:`SimpleBlockEnv`; partner :class:`SBWDefaultAgent`, the constructor (player 1).
 * ``BlockEnv-v1``: :class:`BlockEnv`; partner :class:`DefaultConstructorAgent`, the constructor (player 1).
-* ``Arms-v0`` and ``KArmCoordination-v0``: the toy games of the Modular and ADAP tests (:mod:`.toy`).
+* ``Arms-v0``, ``KArmCoordination-v0``, ``BlindBandits-v0``, ``BalanceBeam-v0``: the toy games of the Modular,
+  ADAP and CoMeDi tests and benchmarks (:mod:`.toy`).
 * ``OvercookedMultiEnv-v0`` (with the ``overcooked`` extra): :mod:`pantheonrl.envs.overcooked`; partners: greedy
   cook (default), random, stay.
 
