@@ -64,11 +64,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -79,6 +77,9 @@ import torch
 
 from pantheonrl.algos.modular import ModularAlgorithm, ModularPolicy
 from pantheonrl.envs.toy.arms import ArmsEnv, ArmsPartner, arms_reward, random_arms_partners
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import positive, write_json_atomic
 
 NAME = "modular_adapt"
 N, M = 4, 1
@@ -218,28 +219,8 @@ def zero_shot(
     return result, elapsed
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    def positive(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-        return value
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 2,560 training steps, 3 test partners")
     parser.add_argument("--seed", type=int, default=0, help="seed of the partners and of every model (default 0)")

@@ -36,12 +36,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +51,9 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import positive, write_json_atomic
+
 LAYOUTS = ("cramped_room", "counter_circuit_o_1order")
 HORIZON = 400
 TARGETS = {"encode": 4, "step_encode": 2}
@@ -60,20 +61,6 @@ FULL = {"states": 4000, "repeats": 7}
 QUICK = {"states": 500, "repeats": 3}
 SEED = 12345
 
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _loadavg() -> tuple[float, float, float] | None:
@@ -187,15 +174,6 @@ def measure(layout: Layout, repeats: int) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    def positive(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-        return value
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="500 states, 3 repeats")
     parser.add_argument("--states", type=positive, help="states (and steps) per layout (default 4,000; 500 quick)")

@@ -52,12 +52,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,6 +73,9 @@ from pantheonrl.common.agents import StaticPolicyAgent
 from pantheonrl.envs.overcooked import OvercookedMultiEnv
 from pantheonrl.eval.rollout import play_episodes
 from pantheonrl.vec.selfplay import SharedWeightSelfPlay
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import write_json_atomic
 
 NAME = "overcooked_selfplay"
 ENV_ID = "OvercookedMultiEnv-v0"
@@ -261,20 +262,6 @@ def config_of(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in keys}
 
 
-def write_json(path: str, data: dict) -> None:
-    """Atomic: write a temporary sibling, then rename it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
@@ -348,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             f"minutes={r['train_minutes']:.2f} env_steps_per_s={r['env_steps_per_s']:.0f}"
         )
     if args.json:
-        write_json(
-            args.json,
+        write_json_atomic(
+            Path(args.json),
             {
                 "benchmark": NAME,
                 "layout": LAYOUT,

@@ -44,12 +44,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,6 +65,9 @@ import pantheonrl  # noqa: F401 - registers LiarsDice-v0
 from pantheonrl.common.agents import OnPolicyAgent, StaticPolicyAgent
 from pantheonrl.envs.liargym.liar import LiarEnv
 from pantheonrl.vec import MultiAgentVecEnv
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bench import positive, write_json_atomic
 
 ENV_ID = "LiarsDice-v0"
 SEED = 0
@@ -285,31 +286,8 @@ def _loadavg() -> tuple[float, float, float] | None:
         return None
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    def positive(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-        return value
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4,096 steps per run, n_steps = 512 // n_envs, 1 round")
     parser.add_argument("--repeats", type=positive, help="rounds of (a, b, c) (default 3, or 1 with --quick)")
