@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
@@ -113,3 +114,18 @@ def test_quickstart_example_runs(tmp_path):
     assert (out / "ego" / "progress.csv").read_text().count("\n") >= 2
     assert list((out / "ego").glob("events.out.tfevents.*"))
     assert "ego return vs the scripted partner" in proc.stdout
+
+
+def test_comedi_overcooked_example_quick(tmp_path):
+    out = tmp_path / "oc"
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "comedi_overcooked.py"), "--quick", "--out",
+                           str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("crossplay.png", "crossplay.csv", "crossplay.json", "comedi.json", "summary.json"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["crossplay"]) == 2 and len(summary["agents"]) == 2
+    assert [len(h) for h in json.loads((out / "comedi.json").read_text())["histories"]] == [8, 8]
+    again = subprocess.run([sys.executable, str(ROOT / "examples" / "comedi_overcooked.py"), "--quick", "--out",
+                            str(out)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2 and "not empty" in again.stderr  # nothing is overwritten
