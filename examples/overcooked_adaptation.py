@@ -35,11 +35,11 @@ shared cores, 97 s): the ego scored 151 with its two training partners and 136 z
 after 60k env steps with it, the fine-tuned ego scored 172 and a fresh PPO 118.
 
 A Modular ego (``pantheonrl.algos.modular``: ``ModularAlgorithm`` + ``ModularPolicy``, a shared task module and
-one partner module per training partner, adapting with a fresh partner module) is the original's answer to step 3,
-but it comes with the Modular issue: it is ego-only, keeps one rollout buffer per partner and picks the partner for
-each rollout itself (resampling ``"null"``), so it cannot be seeded as an ``OnPolicyAgent`` nor use ``train()``'s
-per-episode round-robin; the original could also run it on ``n_envs=1`` only (docs: algorithms.md sections 7.3
-and 8B). This example therefore uses a plain PPO ego; a Modular variant drives its own ``learn`` loop instead.
+one partner module per training partner, adapting with a fresh partner module) is the original's answer to step 3.
+It is ego-only, keeps one rollout buffer per partner and picks the partner for each rollout itself (resampling
+``"null"``), so it does not use ``train()``'s per-episode round-robin; this example keeps a plain PPO ego. A
+Modular ego runs from the command line (``pantheonrl train ENV ModularAlgorithm ALT ALT ...``, see the README)
+and in ``benchmarks/modular_adapt.py`` on the Arms game.
 
     python examples/overcooked_adaptation.py [--out runs/overcooked_adaptation] [--partners 3] [--scale 1]
     python examples/overcooked_adaptation.py --quick --out /tmp/oc
