@@ -4,8 +4,8 @@
 * ``LiarsDice-v0``: :class:`LiarEnv`; partner :class:`LiarDefaultAgent`, either seat.
 * ``BlockEnv-v0``: :class:`SimpleBlockEnv`; partner :class:`SBWDefaultAgent`, the constructor (player 1).
 * ``BlockEnv-v1``: :class:`BlockEnv`; partner :class:`DefaultConstructorAgent`, the constructor (player 1).
-* ``Arms-v0``, ``KArmCoordination-v0``, ``BlindBandits-v0``, ``BalanceBeam-v0``: the toy games of the Modular,
-  ADAP and CoMeDi tests and benchmarks (:mod:`.toy`).
+* ``Arms-v0``, ``KArmCoordination-v0``, ``BlindBandits-v0``, ``BalanceBeam-v0``, ``CoordinationMAB-v0``: the toy
+  games of the Modular, ADAP, CoMeDi and low-rank tests and benchmarks (:mod:`.toy`).
 * ``OvercookedMultiEnv-v0`` (with the ``overcooked`` extra): :mod:`pantheonrl.envs.overcooked`; partners: greedy
   cook (default), random, stay.
 
@@ -161,4 +161,4 @@ def make_default_partner(
         raise ConfigError(unknown_choice("game with a default partner", env_id, DEFAULT_PARTNERS))
     return DEFAULT_PARTNERS[env_id](env, player_num, seed=seed, **config)
 
-from pantheonrl.envs.toy import arms, balance_beam, blind_bandits, karm  # noqa: E402, F401  (register their ids)
+from pantheonrl.envs.toy import arms, balance_beam, blind_bandits, coordination_mab, karm  # noqa: E402, F401
