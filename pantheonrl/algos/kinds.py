@@ -52,7 +52,8 @@ POPULATION_OPTIONS = (
 """``ego_config`` keys of a CoMeDi population run: :class:`~pantheonrl.algos.comedi.CoMeDi`'s options plus
 ``n_conventions`` (K, default 2), ``xplay_episodes`` (games per seat order of the K x K matrix, default 100) and
 ``best_response`` (train a best-response agent to the population: ``{"total_timesteps": N, "algorithm": "PPO",
-...its options}``, or just N)."""
+...its options}``, or just N). The run's ``total_timesteps`` is per convention, counted in self-play decisions of
+one seat; ``seed``, ``n_envs`` and ``device`` come from the run config, not from these options."""
 BEST_RESPONSE_KEYS = ("total_timesteps", "algorithm")
 
 

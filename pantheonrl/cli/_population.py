@@ -46,7 +46,7 @@ def run_population(cfg: TrainConfig, run_dir: Path, log: Any = print) -> dict[st
     if probe.n_players != 2:
         raise ConfigError(f"env: CoMeDi needs a 2-player game, {cfg.env} has {probe.n_players} players")
     started = time.time()
-    population = ConventionPopulation(factory, options["n_conventions"], seed=cfg.seed if cfg.seed is not None else 0,
+    population = ConventionPopulation(factory, options["n_conventions"], seed=cfg.seed,
                                       n_envs=cfg.n_envs, device="cpu" if cfg.device == "auto" else cfg.device,
                                       verbose=cfg.verbose if cfg.verbose >= 2 else 0, **comedi_kwargs)
 

@@ -38,6 +38,8 @@ from pantheonrl.vec.vecenv import EnvFns, make_copies
 
 __all__ = ["CrossPlay", "MixedPlay", "Rollout", "SelfPlay", "TwoSeatCollector", "gae"]
 
+STALL_EPISODES = 1000
+"""A rollout that completes this many episodes per copy without a new recorded transition is an error."""
 CONTINUES, TERMINAL, CUT = 0, 1, 2
 """How a transition ends: the seat's next transition follows; the episode ended; the rollout stopped recording
 (bootstrap with the value of ``next_obs``)."""
@@ -240,7 +242,22 @@ class TwoSeatCollector:
             if len(column) >= n_steps:
                 full.add(col)
 
+        stall_limit = STALL_EPISODES * self.n_envs
+        recorded_before, episodes_before = 0, 0
         while len(full) < len(recorded) or pending:
+            n_recorded = sum(len(c) for c in columns.values()) + len(pending)
+            if n_recorded > recorded_before:
+                recorded_before, episodes_before = n_recorded, len(rollout.episode_returns)
+            elif len(rollout.episode_returns) - episodes_before > stall_limit:
+                waiting = sorted(k for k in columns if k not in full)
+                raise ConfigError(
+                    f"{type(mode).__name__} recorded nothing in {STALL_EPISODES} episodes per copy: columns "
+                    f"{waiting} (copy x seat) never have a recorded decision"
+                    + (f"; mixed play records only after phase 1 (L ~ U{{1..{mode.env_length - 1}}} game steps), "
+                       f"so a seat whose decisions all come earlier is never recorded: check env_length (the "
+                       f"game's episode length) or use a game where both seats act late in the episode"
+                       if isinstance(mode, MixedPlay) else "")
+                )
             learner_req, frozen_req = [], []
             for c, st in enumerate(state):
                 if all(2 * c + s in full for s in (0, 1) if mode.recorded(s)) and not any(
@@ -317,10 +334,11 @@ class TwoSeatCollector:
             for seat in (0, 1):
                 col = 2 * c + seat
                 if col in pending:
-                    if terminated or seat not in final:
+                    if terminated:
                         close(col, TERMINAL)
-                    else:
-                        close(col, CUT, np.asarray(final[seat].obs))
+                    else:  # a time limit: bootstrap from the seat's final observation, or its last one
+                        last = final[seat].obs if seat in final else pending[col]["obs"]
+                        close(col, CUT, np.asarray(last))
             rollout.episode_returns.append(st["return"])
             st.update(self._new_episode(st["env"], mode, rollout))
             return

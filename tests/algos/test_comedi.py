@@ -87,7 +87,7 @@ def test_reduction_to_ppo_on_the_sp_buffer():
     ref = PPO("MlpPolicy", SpacesVecEnv(4, algo.collector.observation_space, algo.collector.action_space),
               n_steps=8, batch_size=5, n_epochs=3, ent_coef=0.01, seed=3, device="cpu")
     ref.policy.load_state_dict(copy.deepcopy(algo.policy.state_dict()))
-    ref.policy.optimizer.load_state_dict(copy.deepcopy(algo.policy.optimizer.state_dict()))
+    ref.policy.optimizer.load_state_dict(copy.deepcopy(algo.optimizer.state_dict()))
     buf = ref.rollout_buffer
     buf.reset()
     for t in range(8):
@@ -244,3 +244,45 @@ def test_bad_arguments():
         CoMeDi(MatrixGame, ["not a policy"], **SMALL)
     with pytest.raises(ConfigError, match="n_conventions"):
         ConventionPopulation(MatrixGame, 0)
+
+
+def test_a_convention_trained_against_earlier_ones_saves_and_loads_as_plain_ppo(tmp_path):
+    from pantheonrl.artifacts import load_agent, save_agent
+
+    algo = CoMeDi(Clock, [fixed_policy(0)], alpha=0.5, beta=0.5, seed=0, **SMALL)
+    algo.learn(16)
+    assert len(algo.value_heads) == 3 and algo.optimizer is not algo.policy.optimizer
+    algo.model.save(tmp_path / "conv.zip")
+    loaded = PPO.load(tmp_path / "conv.zip", device="cpu")  # the value heads' optimiser state is not in the zip
+    save_agent(algo.model, tmp_path / "conv", env_id="Clock-v0")
+    again = load_agent(tmp_path / "conv")
+    for a, b, c in zip(algo.policy.parameters(), loaded.policy.parameters(), again.policy.parameters()):
+        assert th.equal(a, b) and th.equal(a, c)
+
+
+def test_mixed_play_that_can_never_record_a_seat_stops_with_a_clear_error():
+    from pantheonrl.common.multiagentenv import TurnBasedEnv
+
+    class TwoMoves(TurnBasedEnv):
+        """Seat 0 moves, then seat 1, then the game ends: with L = 1, seat 0 never acts in phase 2."""
+
+        episode_length = 2
+
+        def __init__(self):
+            obs, act = spaces.Box(0.0, 1.0, (1,), np.float32), spaces.Discrete(2)
+            super().__init__([obs, obs], [act, act], probegostart=1.0)
+
+        def multi_reset(self, egofirst):
+            self.t = 0
+            return np.zeros(1, np.float32)
+
+        def ego_step(self, action):
+            self.t += 1
+            return np.ones(1, np.float32), (0.0, 0.0), False, False, {}
+
+        def alt_step(self, action):
+            return np.zeros(1, np.float32), (1.0, 1.0), True, False, {}
+
+    collector = TwoSeatCollector(TwoMoves, 2, seed=0)
+    with pytest.raises(ConfigError, match=r"MixedPlay recorded nothing .* columns \[0, 2\].* env_length"):
+        collector.collect(uniform_policy(), MixedPlay(fixed_policy(0), 0.5, 2), 4)

@@ -22,6 +22,7 @@ columns), so it saves, loads and plays like any other agent; the extra value hea
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -127,6 +128,12 @@ class CoMeDi:
             raise ConfigError(f"mixed play needs the episode length in game steps: pass env_length (the game "
                               f"{type(game).__name__} has no episode_length attribute and no horizon)")
         self.env_length = env_length
+        if env_length is not None and n_steps < env_length:
+            warnings.warn(
+                f"n_steps={n_steps} is shorter than an episode ({env_length} game steps): every rollout starts from "
+                f"fresh games, so the states after step {n_steps} of an episode are never trained on; use n_steps >= "
+                f"{env_length}", stacklevel=2,
+            )
         n_columns = 2 * self.collector.n_envs
         if batch_size is None:
             batch_size = n_steps * n_columns
@@ -147,7 +154,9 @@ class CoMeDi:
         for head in self.value_heads.values():
             nn.init.orthogonal_(head.weight, gain=1.0)
             nn.init.zeros_(head.bias)
-        self.policy.optimizer = self.policy.optimizer_class(
+        # The trainer's own optimiser covers the policy and the extra value heads; the policy keeps its stock
+        # optimiser, so a saved convention loads as a plain PPO model (PPO.load restores policy.optimizer).
+        self.optimizer = self.policy.optimizer_class(
             [*self.policy.parameters(), *self.value_heads.parameters()], lr=self.model.lr_schedule(1),
             **self.policy.optimizer_kwargs,
         )
@@ -282,7 +291,7 @@ class CoMeDi:
         model, policy = self.model, self.policy
         policy.set_training_mode(True)
         model._current_progress_remaining = progress_remaining
-        model._update_learning_rate(policy.optimizer)
+        model._update_learning_rate(self.optimizer)
         clip = float(model.clip_range(progress_remaining))
         data = self._prepare(rollouts)
         weights = self.weights(list(data))
@@ -313,10 +322,10 @@ class CoMeDi:
                         term = (pl if weights[key] != 0 else 0.0) + model.vf_coef * vl
                     stats["value_loss"].append(vl.item())
                     total = term if total is None else total + term
-                policy.optimizer.zero_grad()
+                self.optimizer.zero_grad()
                 total.backward()
                 th.nn.utils.clip_grad_norm_(params, model.max_grad_norm)
-                policy.optimizer.step()
+                self.optimizer.step()
         model._n_updates += model.n_epochs
         return {k: float(np.mean(v)) for k, v in stats.items() if v}
 

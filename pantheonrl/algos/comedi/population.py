@@ -72,7 +72,7 @@ class ConventionPopulation:
                   for name, model in zip(self.names(), self.conventions)}
         return crossplay(agents, None, env_fn, episodes, both_seats=True, seed=seed, deterministic=deterministic)
 
-    def save(self, folder: str | Path, *, env_id: str | None = None, config: dict | None = None) -> list[Path]:
+    def save(self, folder: str | Path, *, env_id: str, config: dict | None = None) -> list[Path]:
         """Save each convention as an artefact ``folder/convention-<n>`` (loadable as FIXED, by eval and xplay)."""
         from pantheonrl.artifacts import save_agent
 
