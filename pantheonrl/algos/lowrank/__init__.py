@@ -3,12 +3,13 @@
 Each partner's policy is modelled as a mixture of ``r`` basis policies shared by the population; a new partner
 is found by fitting only its ``r`` mixture weights from a few of its actions.
 
-This package currently holds the **tabular path** (:mod:`.tabular`, tensorly): the partner tensor, the
-partner-mode Tucker / non-negative basis, EM adaptation of the weights, best responses and rank selection.
-The neural path (``LowRankPolicy`` with ``fit_bc``/``adapt``, its SB3 policy wrapper) and ``AdaptiveAgent``
-come later in this package.
+This package holds the **tabular path** (:mod:`.tabular`, tensorly): the partner tensor, the partner-mode
+Tucker / non-negative basis, EM adaptation of the weights, best responses and rank selection; and the **neural
+path** (:mod:`.neural`): ``LowRankPolicy`` with ``fit_bc``/``adapt`` and its SB3 policy wrapper
+``LowRankSB3Policy``. ``AdaptiveAgent`` comes later in this package.
 """
 
+from pantheonrl.algos.lowrank.neural import LowRankPolicy, LowRankSB3Policy
 from pantheonrl.algos.lowrank.tabular import (
     METHODS,
     LowRankBasis,
@@ -25,6 +26,8 @@ from pantheonrl.algos.lowrank.tabular import (
 __all__ = [
     "METHODS",
     "LowRankBasis",
+    "LowRankPolicy",
+    "LowRankSB3Policy",
     "adapt_em",
     "best_response",
     "count_matrix",

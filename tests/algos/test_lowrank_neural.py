@@ -1,0 +1,225 @@
+"""The neural path of low-rank partner adaptation (docs/algorithms.md, sections 4.1, 4.2 "SB3 mapping" and 4.4
+property 6): shapes, multi-partner BC and adaptation on the MAB coordination game, the conditional-imitation
+gradient, the SB3 wrapper as a StaticPolicyAgent, and bad arguments."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+
+from pantheonrl.algos.lowrank import LowRankPolicy, LowRankSB3Policy, fit_basis, partner_tensor
+from pantheonrl.common.agents import StaticPolicyAgent
+from pantheonrl.common.observation import Observation
+from pantheonrl.envs.toy.coordination_mab import (
+    N_ARMS,
+    N_CONTEXTS,
+    VALID,
+    TabularPartner,
+    mixture_partners,
+    random_prototypes,
+)
+from pantheonrl.errors import ConfigError
+
+th.set_num_threads(1)
+
+EYE = np.eye(N_CONTEXTS, dtype=np.float32)
+
+
+def sample(policy: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` (one-hot context, arm) pairs of a ``(10, 10)`` policy table; also the context indices."""
+    ctx = rng.integers(N_CONTEXTS, size=n)
+    arms = np.array([rng.choice(N_ARMS, p=policy[c]) for c in ctx])
+    return EYE[ctx], arms, ctx
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[LowRankPolicy, np.ndarray, list[float]]:
+    """A rank-3 model cloned from 3 deterministic prototype partners (300 samples each)."""
+    rng = np.random.default_rng(0)
+    protos = random_prototypes(3, rng)
+    datasets = [sample(p, 300, rng)[:2] for p in protos]
+    model = LowRankPolicy(N_CONTEXTS, 3, rank=3, n_actions=N_ARMS, hidden=(32,), seed=0)
+    history = model.fit_bc(datasets, epochs=40, batch_size=64, lr=1e-2, seed=0)
+    return model, protos, history
+
+
+def test_shapes_and_simplex() -> None:
+    model = LowRankPolicy(5, 4, rank=3, n_actions=6, seed=1)
+    obs = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+    assert model.state_core(obs).shape == (7, 3, 6)
+    assert model(obs, 2).shape == (7, 6)
+    assert model(obs).shape == (7, 6)
+    assert model(obs, np.arange(7) % 4).shape == (7, 6)
+    w = model.partner_weights(np.arange(4)).detach()
+    assert w.shape == (4, 3)
+    assert th.all(w >= 0) and th.allclose(w.sum(-1), th.ones(4))
+    w0 = model.partner_weights(None).detach()
+    assert w0.shape == (3,) and abs(float(w0.sum()) - 1) < 1e-6
+    assert th.allclose(w0, th.softmax(model.f_P(th.zeros(4)), -1).detach())
+    assert model.partner_weights(1).shape == (3,)
+    assert model.log_prob(obs, np.zeros(7, dtype=int), 0).shape == (7,)
+    # same seed, same parameters; the global generator is untouched
+    state = th.random.get_rng_state()
+    twin = LowRankPolicy(5, 4, rank=3, n_actions=6, seed=1)
+    assert th.equal(th.random.get_rng_state(), state)
+    assert all(th.equal(a, b) for a, b in zip(model.parameters(), twin.parameters(), strict=True))
+    cont = LowRankPolicy(5, 4, action_dim=2, seed=0)
+    assert cont(obs, 0).shape == (7, 2)
+    assert cont.log_prob(obs, np.zeros((7, 2)), 0).shape == (7,)
+    assert cont.log_prob(obs, np.zeros((7, 1)), 0, dims=[1]).shape == (7,)
+
+
+def test_bc_matches_each_partner(trained) -> None:
+    model, protos, history = trained
+    assert history[-1] < 0.5 * history[0]
+    for p, proto in enumerate(protos):
+        with th.no_grad():
+            greedy = model(EYE, p).argmax(-1).numpy()
+        assert np.mean(greedy == proto.argmax(-1)) >= 0.8, (p, greedy, proto.argmax(-1))
+
+
+def test_partial_adaptation_touches_only_new_partner_logits(trained) -> None:
+    model, protos, _ = trained
+    rng = np.random.default_rng(1)
+    obs, arms, _ = sample(protos[2], 64, rng)  # a new partner that plays prototype 2's convention
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.reset_adaptation()
+    trace = model.adapt(obs, arms, partial=True, chunks=16, lr=5e-2)
+    after = model.state_dict()
+    assert len(trace) == 17 and trace[-1] < trace[0] - 0.1
+    assert model.partner_weights(None).argmax() == model.partner_weights(2).argmax()
+    for name, value in before.items():
+        if name == "adapt_logits":
+            assert not th.equal(value, after[name])
+        else:
+            assert th.equal(value, after[name]), name
+    # full adaptation also moves f_S, never f_P
+    model2 = LowRankPolicy(N_CONTEXTS, 3, rank=3, n_actions=N_ARMS, hidden=(32,), seed=0)
+    model2.load_state_dict(before)
+    trace2 = model2.adapt(obs, arms, partial=False, chunks=4, lr=1e-2)
+    assert trace2[-1] < trace2[0]
+    assert not th.equal(model2.state_head.weight, before["f_S.2.weight"])
+    assert th.equal(model2.f_P.weight, before["f_P.weight"]) and th.equal(model2.f_P.bias, before["f_P.bias"])
+    model.reset_adaptation()
+    assert th.equal(model.adapt_logits.detach(), model.f_P.bias.detach())
+
+
+def test_partner_dims_loss_gives_zero_gradient_to_ego_outputs() -> None:
+    """Section 4.4, property 6: joint action (ego dims 0-1, partner dims 2-3)."""
+    model = LowRankPolicy(2, 3, rank=4, action_dim=4, seed=0)
+    rng = np.random.default_rng(0)
+    obs = rng.uniform(0, 9, size=(32, 2)).astype(np.float32)
+    acts = rng.uniform(0, 1, size=(32, 4)).astype(np.float32)
+    for partner in (None, 1):
+        model.zero_grad()
+        (-model.log_prob(obs, acts, partner, dims=[2, 3]).mean()).backward()
+        grad_w, grad_b = model.state_head.weight.grad, model.state_head.bias.grad
+        rows = np.arange(model.rank * 4).reshape(model.rank, 4)  # row k*4 + d is M[k, d]
+        ego_rows, partner_rows = rows[:, :2].ravel(), rows[:, 2:].ravel()
+        assert th.all(grad_w[ego_rows] == 0) and th.all(grad_b[ego_rows] == 0)
+        assert th.any(grad_w[partner_rows] != 0)
+    # the same loss from only the partner's columns
+    a = model.log_prob(obs, acts, None, dims=[2, 3])
+    b = model.log_prob(obs, acts[:, 2:], None, dims=[2, 3])
+    assert th.allclose(a, b)
+    # adaptation on the partner dims leaves the ego dims' outputs of f_S untouched
+    head = model.state_head.weight.detach().clone()
+    trace = model.adapt(obs, acts, partial=False, chunks=8, lr=1e-2, dims=[2, 3])
+    assert trace[-1] < trace[0]
+    assert th.equal(model.state_head.weight.detach()[ego_rows], head[ego_rows])
+
+
+def test_sb3_wrapper_plays_as_static_agent(trained) -> None:
+    model, protos, _ = trained
+    partner = TabularPartner(protos[1], seed=0)
+    env = gym.make("CoordinationMAB-v0", partners=[partner])
+    policy = LowRankSB3Policy(env.observation_space, env.action_space, model, partner=1)
+    agent = StaticPolicyAgent(policy, deterministic=True)
+    rewards = []
+    for ep in range(20):
+        obs, _ = env.reset(seed=ep)
+        action = agent.get_action(Observation(obs))
+        assert env.action_space.contains(int(action))
+        _, reward, terminated, _, _ = env.step(action)
+        assert terminated
+        rewards.append(reward)
+    assert np.mean(rewards) >= 0.7
+    # a batch, an action mask (get_distribution), sampling, the new partner
+    batch = [Observation(EYE[c]) for c in range(N_CONTEXTS)]
+    assert len(StaticPolicyAgent(policy).get_actions(batch)) == N_CONTEXTS
+    masked = Observation(EYE[9], action_mask=VALID[9].copy())
+    assert int(
+        StaticPolicyAgent(LowRankSB3Policy(env.observation_space, env.action_space, model)).get_action(masked)
+    ) in (8, 9)
+    # continuous joint-action model: the ego executes dims 0-1
+    cont = LowRankPolicy(2, 3, action_dim=4, seed=0)
+    box = spaces.Box(0.0, 1.0, (2,), np.float32)
+    cpol = LowRankSB3Policy(spaces.Box(-10, 10, (2,), np.float32), box, cont, ego_dims=[0, 1])
+    act = StaticPolicyAgent(cpol, deterministic=True).get_action(Observation(np.array([1.0, 1.0], np.float32)))
+    assert act.shape == (2,) and box.contains(act.astype(np.float32))
+    with th.no_grad():
+        mean = cont(np.array([[1.0, 1.0]], np.float32))[0, :2].numpy()
+    assert np.allclose(act, np.clip(mean, 0, 1), atol=1e-6)
+
+
+def test_init_from_basis_reproduces_log_basis() -> None:
+    rng = np.random.default_rng(3)
+    protos = random_prototypes(3, rng)
+    policies, _ = mixture_partners(protos, 6, rng, eps=0.05)
+    basis = fit_basis(partner_tensor(policies)[0], 3, method="nmf", valid=VALID)
+    model = LowRankPolicy(N_CONTEXTS, 6, rank=3, n_actions=N_ARMS, hidden=(), seed=0)
+    err = model.init_from_basis(basis, EYE)
+    assert err < 1e-6
+    core = model.state_core(EYE).detach().numpy()  # (S, r, A)
+    assert np.allclose(core, np.log(np.clip(basis.basis, 1e-6, None)).transpose(1, 0, 2), atol=1e-3)
+    w = model.partner_weights(np.arange(6)).detach().numpy()
+    assert np.allclose(w, basis.weights / basis.weights.sum(1, keepdims=True), atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({}, "exactly one of n_actions"),
+        ({"n_actions": 3, "action_dim": 2}, "exactly one of n_actions"),
+        ({"n_actions": 0}, "n_actions must be an integer >= 1"),
+        ({"n_actions": 3, "rank": 0}, "rank"),
+        ({"n_actions": 3, "hidden": 64}, "hidden must be a sequence"),
+        ({"n_actions": 3, "hidden": (64, -1)}, "hidden layer size"),
+        ({"action_dim": 2.5}, "action_dim"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        LowRankPolicy(4, 2, **kwargs)
+
+
+def test_bad_call_arguments() -> None:
+    model = LowRankPolicy(4, 2, rank=2, n_actions=3, hidden=(8,), seed=0)
+    obs = np.zeros((5, 4), np.float32)
+    acts = np.zeros(5, int)
+    with pytest.raises(ConfigError, match=r"partner must be in 0\.\.1"):
+        model.log_prob(obs, acts, 2)
+    with pytest.raises(ConfigError, match="obs_dim=4"):
+        model.log_prob(np.zeros((5, 3)), acts, 0)
+    with pytest.raises(ConfigError, match="continuous"):
+        model.log_prob(obs, acts, 0, dims=[0])
+    with pytest.raises(ConfigError, match="n_partners=2"):
+        model.fit_bc([(obs, acts)])
+    with pytest.raises(ConfigError, match="chunks must be at most"):
+        model.adapt(obs, acts, chunks=16)
+    with pytest.raises(ConfigError, match="lr"):
+        model.adapt(obs, acts, chunks=5, lr=0)
+    with pytest.raises(ConfigError, match="pair up"):
+        model.adapt(obs, acts[:3], chunks=2)
+    with pytest.raises(ConfigError, match="Discrete\\(3\\)"):
+        LowRankSB3Policy(spaces.Box(0, 1, (4,)), spaces.Discrete(4), model)
+    with pytest.raises(ConfigError, match="obs_dim=4"):
+        LowRankSB3Policy(spaces.Box(0, 1, (5,)), spaces.Discrete(3), model)
+    cont = LowRankPolicy(4, 2, action_dim=4, seed=0)
+    with pytest.raises(ConfigError, match="ego_dims must be distinct"):
+        LowRankSB3Policy(spaces.Box(0, 1, (4,)), spaces.Box(0, 1, (2,)), cont, ego_dims=[0, 4])
+    with pytest.raises(ConfigError, match="dims must be distinct"):
+        cont.log_prob(obs, np.zeros((5, 4)), 0, dims=[1, 1])
