@@ -6,9 +6,11 @@ is found by fitting only its ``r`` mixture weights from a few of its actions.
 This package holds the **tabular path** (:mod:`.tabular`, tensorly): the partner tensor, the partner-mode
 Tucker / non-negative basis, EM adaptation of the weights, best responses and rank selection; and the **neural
 path** (:mod:`.neural`): ``LowRankPolicy`` with ``fit_bc``/``adapt`` and its SB3 policy wrapper
-``LowRankSB3Policy``. ``AdaptiveAgent`` comes later in this package.
+``LowRankSB3Policy``; and :mod:`.adaptive`: ``AdaptiveAgent``, an ego that re-estimates its current partner's
+weights online from the partner's observed actions, with the driver ``run_episodes``.
 """
 
+from pantheonrl.algos.lowrank.adaptive import AdaptiveAgent, arms_info_reader, run_episodes
 from pantheonrl.algos.lowrank.neural import LowRankPolicy, LowRankSB3Policy
 from pantheonrl.algos.lowrank.tabular import (
     METHODS,
@@ -25,15 +27,18 @@ from pantheonrl.algos.lowrank.tabular import (
 
 __all__ = [
     "METHODS",
+    "AdaptiveAgent",
     "LowRankBasis",
     "LowRankPolicy",
     "LowRankSB3Policy",
     "adapt_em",
+    "arms_info_reader",
     "best_response",
     "count_matrix",
     "fit_basis",
     "heldout_nll",
     "mixture_policy",
     "partner_tensor",
+    "run_episodes",
     "select_rank",
 ]
