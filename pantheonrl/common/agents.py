@@ -40,6 +40,7 @@ __all__ = [
     "OffPolicyAgent",
     "OnPolicyAgent",
     "RecordingAgentWrapper",
+    "ScriptedAgent",
     "StaticPolicyAgent",
     "stack_masks",
     "stack_obs",
@@ -73,6 +74,18 @@ class Agent(ABC):
 
     def end_episode(self, obs: Observation | None, terminated: bool, truncated: bool) -> None:  # noqa: B027
         """The episode ended; ``obs`` is the seat's terminal observation."""
+
+
+class ScriptedAgent(Agent):
+    """A scripted partner that keeps no per-episode state and does not learn: one object may play every copy of
+    a vectorised game. ``get_actions`` answers a batch with one ``get_action`` per request, in order;
+    rewards are ignored."""
+
+    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[Any]:
+        return [self.get_action(ob) for ob in observations]
+
+    def update(self, reward: float, done: bool) -> None:
+        pass
 
 
 def batch_obs(space: spaces.Space, obs: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from pantheonrl.common.agents import Agent
+from pantheonrl.common.agents import ScriptedAgent
 from pantheonrl.common.multiagentenv import SimultaneousEnv
 from pantheonrl.common.observation import Observation
 from pantheonrl.errors import ConfigError
@@ -81,7 +81,7 @@ class ArmsEnv(SimultaneousEnv):
         return (self.context, self.context), (r, r), True, False, {"context": self.context}
 
 
-class ArmsPartner(Agent):
+class ArmsPartner(ScriptedAgent):
     """A scripted Arms partner: arm ``c + n * bits[c - m]`` in free context ``c``, the task's rule otherwise.
 
     Stateless, so one object can play every copy of a vectorised env.
@@ -119,12 +119,6 @@ class ArmsPartner(Agent):
 
     def get_action(self, obs: Observation) -> int:
         return self.arm(int(np.asarray(obs.obs)))
-
-    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[int]:
-        return [self.get_action(ob) for ob in observations]
-
-    def update(self, reward: float, done: bool) -> None:
-        pass
 
     def __repr__(self) -> str:
         return f"ArmsPartner(convention={self.convention}, inverted={self.inverted})"

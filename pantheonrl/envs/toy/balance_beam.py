@@ -34,7 +34,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pantheonrl.common.agents import Agent
+from pantheonrl.common.agents import ScriptedAgent
 from pantheonrl.common.multiagentenv import SimultaneousEnv
 from pantheonrl.common.observation import Observation
 from pantheonrl.errors import ConfigError, PlayerException, unknown_choice
@@ -214,7 +214,7 @@ def _cells(obs: Observation | Any) -> tuple[int, int]:
     return e, o
 
 
-class _ScriptedWalker(Agent):
+class _ScriptedWalker(ScriptedAgent):
     """A stateless scripted partner: reads its cell (``e``) and the other's (``o``) from its own observation,
     so it plays either seat and one object may play every copy of a vectorised game."""
 
@@ -228,12 +228,6 @@ class _ScriptedWalker(Agent):
 
     def get_action(self, obs: Observation) -> int:
         return move_action(self.move(*_cells(obs)))
-
-    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[int]:
-        return [self.get_action(ob) for ob in observations]
-
-    def update(self, reward: float, done: bool) -> None:
-        pass
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -29,7 +29,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pantheonrl.common.agents import Agent
+from pantheonrl.common.agents import ScriptedAgent
 from pantheonrl.common.multiagentenv import TurnBasedEnv
 from pantheonrl.common.observation import Observation
 from pantheonrl.errors import ConfigError, PlayerException
@@ -162,7 +162,7 @@ def read_observation(obs: Observation | Any) -> tuple[int, int]:
     return int(bits[N_BITS]), k
 
 
-class _ScriptedBandit(Agent):
+class _ScriptedBandit(ScriptedAgent):
     """A fixed move list per seat; seat and move number come from the observation (stateless)."""
 
     PLAN: tuple[tuple[int, int, int], tuple[int, int, int]]
@@ -173,12 +173,6 @@ class _ScriptedBandit(Agent):
     def get_action(self, obs: Observation) -> int:
         seat, k = read_observation(obs)
         return self.PLAN[seat][k]
-
-    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[int]:
-        return [self.get_action(ob) for ob in observations]
-
-    def update(self, reward: float, done: bool) -> None:
-        pass
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -36,7 +36,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pantheonrl.common.agents import Agent
+from pantheonrl.common.agents import ScriptedAgent
 from pantheonrl.common.multiagentenv import SimultaneousEnv
 from pantheonrl.common.observation import Observation
 from pantheonrl.errors import ConfigError, PlayerException
@@ -172,7 +172,7 @@ def _check_policy(policy: Any, name: str = "policy", batch: bool = False) -> np.
     return arr
 
 
-class TabularPartner(Agent):
+class TabularPartner(ScriptedAgent):
     """A scripted partner that samples its arm from ``policy[context]``.
 
     :param policy: ``(10, 10)`` table, row ``c`` a distribution over arms in context ``c``.
@@ -211,12 +211,6 @@ class TabularPartner(Agent):
 
     def get_action(self, obs: Observation) -> int:
         return self.act(context_of(obs))
-
-    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[int]:
-        return [self.get_action(ob) for ob in observations]
-
-    def update(self, reward: float, done: bool) -> None:
-        pass
 
     def __repr__(self) -> str:
         return f"TabularPartner(greedy arms={tuple(int(a) for a in self.policy.argmax(1))})"

@@ -24,7 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from pantheonrl.common.agents import Agent
+from pantheonrl.common.agents import ScriptedAgent
 from pantheonrl.common.multiagentenv import SimultaneousEnv
 from pantheonrl.common.observation import Observation
 from pantheonrl.errors import ConfigError, PlayerException
@@ -96,7 +96,7 @@ class KArmCoordination(SimultaneousEnv):
         return obs, (reward, reward), self._t >= self.rounds, False, {}
 
 
-class AlwaysArmAgent(Agent):
+class AlwaysArmAgent(ScriptedAgent):
     """A scripted partner that always pulls arm ``arm`` (one fixed convention).
 
     It keeps no state, so one object may play every copy of a vectorised game (``get_actions``).
@@ -110,12 +110,6 @@ class AlwaysArmAgent(Agent):
 
     def get_action(self, obs: Observation) -> int:
         return self.arm
-
-    def get_actions(self, observations: list[Observation], columns: Any = None) -> list[int]:
-        return [self.arm] * len(observations)
-
-    def update(self, reward: float, done: bool) -> None:
-        pass
 
 
 if ENV_ID not in gym.registry:  # importing twice (or a reload) must not re-register
