@@ -71,6 +71,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from pantheonrl.common.agents import StaticPolicyAgent
 from pantheonrl.envs.overcooked import OvercookedMultiEnv
+from pantheonrl.envs.overcooked.tracking import SparseTrackedOvercooked
 from pantheonrl.eval.rollout import play_episodes
 from pantheonrl.vec.selfplay import SharedWeightSelfPlay
 
@@ -89,29 +90,6 @@ EVAL_MODES = ("sampled", "deterministic")
 
 
 # ---------------------------------------------------------------------------------------------- the env
-class SparseTrackedOvercooked(OvercookedMultiEnv):
-    """``OvercookedMultiEnv`` that appends each finished episode's sparse return to ``log`` (a shared list), so
-    the training progress can be read in the reward the benchmark is judged on."""
-
-    def __init__(self, log: list[float], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sparse_log = log
-        self._sparse = 0.0
-        self._steps = 0
-
-    def multi_step(self, ego_action: Any, alt_action: Any) -> tuple:
-        out = super().multi_step(ego_action, alt_action)
-        self._sparse += self.last_info["sparse_reward"]
-        self._steps += 1
-        return out
-
-    def multi_reset(self) -> tuple:
-        if self._steps:
-            self.sparse_log.append(self._sparse)
-        self._sparse, self._steps = 0.0, 0
-        return super().multi_reset()
-
-
 def ppo_kwargs(args: argparse.Namespace, seed: int) -> dict[str, Any]:
     lr = args.lr
 

@@ -68,6 +68,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from pantheonrl.common.agents import StaticPolicyAgent
 from pantheonrl.envs.overcooked import OvercookedMultiEnv
+from pantheonrl.envs.overcooked.tracking import SparseTrackedOvercooked
 from pantheonrl.eval.rollout import play_episodes
 from pantheonrl.training.interactions import finetune, train
 from pantheonrl.training.partners import FrozenPartner
@@ -84,26 +85,6 @@ PPO_COMMON = {"n_steps": 400, "batch_size": 800, "n_epochs": 8, "gamma": 0.99, "
               "device": "cpu", "verbose": 0}
 SELFPLAY_PPO = {**PPO_COMMON, "learning_rate": 1e-3, "ent_coef": 0.03}
 EGO_PPO = {**PPO_COMMON, "learning_rate": 5e-4, "ent_coef": 0.01}
-
-
-class SparseTrackedOvercooked(OvercookedMultiEnv):
-    """Appends each finished episode's sparse return to ``log`` (a list shared by the copies of one phase)."""
-
-    def __init__(self, log: list[float], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sparse_log, self._sparse, self._steps = log, 0.0, 0
-
-    def multi_step(self, ego_action: Any, alt_action: Any) -> tuple:
-        out = super().multi_step(ego_action, alt_action)
-        self._sparse += self.last_info["sparse_reward"]
-        self._steps += 1
-        return out
-
-    def multi_reset(self) -> tuple:
-        if self._steps:
-            self.sparse_log.append(self._sparse)
-        self._sparse, self._steps = 0.0, 0
-        return super().multi_reset()
 
 
 def tracked_env(log: list[float], env_steps: int, n_envs: int) -> Callable[[], OvercookedMultiEnv]:

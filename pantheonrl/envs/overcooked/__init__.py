@@ -4,7 +4,8 @@
 * :mod:`~pantheonrl.envs.overcooked.layouts`: every shipped layout plus the original's legacy names;
 * :mod:`~pantheonrl.envs.overcooked.features`: the fast 96-feature encoder (identical to the fixed stock one);
 * :mod:`~pantheonrl.envs.overcooked.agents`: scripted partners (random, stay, greedy cook);
-* :mod:`~pantheonrl.envs.overcooked.render`: episodes as animated GIFs and PNG frames.
+* :mod:`~pantheonrl.envs.overcooked.render`: episodes as animated GIFs and PNG frames;
+* :mod:`~pantheonrl.envs.overcooked.tracking`: ``SparseTrackedOvercooked``, which logs each episode's sparse return.
 
 Importing it fixes 0.2.1's ``featurize_state`` defect in memory (:mod:`~pantheonrl.envs.overcooked.fix`).
 """
