@@ -325,19 +325,32 @@ def _plain_args(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in sorted(vars(args).items()) if k not in ("func",)}
 
 
-def _run_population(cfg: TrainConfig, args: argparse.Namespace, argv: list[str]) -> int:
+def _start_run(cfg: TrainConfig, args: argparse.Namespace, argv: list[str]) -> tuple[Path, Any]:
+    """A new run folder (``cfg.run_dir`` or a default one), locked, with ``config.yml``, ``args.yml`` and
+    ``command.txt`` written; returns it and its lock."""
     from pantheonrl.cli import _runner
-    from pantheonrl.cli._population import run_population
 
-    if args.resume:
-        raise ConfigError("--resume: a CoMeDi population run cannot be resumed (it writes no checkpoints); start a "
-                          "new run")
     run_dir = Path(cfg.run_dir) if cfg.run_dir else _runner.new_run_dir(cfg, args.log_folder)
     _runner.create_run_dir(run_dir)
     cfg.run_dir = str(run_dir)
     lock = _runner.lock_run(run_dir)
     try:
         _runner.write_run_files(run_dir, cfg, _plain_args(args), argv)
+    except BaseException:
+        if lock is not None:
+            lock.close()
+        raise
+    return run_dir, lock
+
+
+def _run_population(cfg: TrainConfig, args: argparse.Namespace, argv: list[str]) -> int:
+    from pantheonrl.cli._population import run_population
+
+    if args.resume:
+        raise ConfigError("--resume: a CoMeDi population run cannot be resumed (it writes no checkpoints); start a "
+                          "new run")
+    run_dir, lock = _start_run(cfg, args, argv)
+    try:
         k = cfg.ego_config.get("n_conventions", 2)
         print(f"training {k} CoMeDi conventions on {cfg.env}, {cfg.total_timesteps} timesteps each ({cfg.n_envs} "
               f"game cop{'y' if cfg.n_envs == 1 else 'ies'}) -> {run_dir}", flush=True)
@@ -382,11 +395,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"resuming {run_dir} from {resume.path.name} at {session.start_timesteps} timesteps "
               f"(target {cfg.total_timesteps})")
     else:
-        run_dir = Path(cfg.run_dir) if cfg.run_dir else _runner.new_run_dir(cfg, args.log_folder)
-        _runner.create_run_dir(run_dir)
-        cfg.run_dir = str(run_dir)
-        lock = _runner.lock_run(run_dir)
-        _runner.write_run_files(run_dir, cfg, _plain_args(args), argv)
+        run_dir, lock = _start_run(cfg, args, argv)
     try:
         session.attach(run_dir)
         partners = ", ".join(cfg.partner_labels())
