@@ -17,20 +17,11 @@ from pantheonrl.cli import main
 from pantheonrl.common.observation import Observation
 from pantheonrl.common.wrappers import recorder_wrap
 from pantheonrl.envs import LiarDefaultAgent, RPSWeightedAgent, SBWDefaultAgent
+from tests.algos.test_bc import play
 
 th.set_num_threads(1)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is out of date.*:DeprecationWarning")
-
-
-def _play(env, episodes: int, seed: int, ego_action) -> None:
-    obs, _ = env.reset(seed=seed)
-    for _ in range(episodes):
-        done = False
-        while not done:
-            obs, _, terminated, truncated, _ = env.step(ego_action(obs))
-            done = terminated or truncated
-        obs, _ = env.reset()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +36,7 @@ def liar_file(tmp_path_factory) -> tuple[Path, object]:
     def ego(obs):
         return env.action_space.sample() if rng.random() < 0.3 else scripted.get_action(Observation(obs))
 
-    _play(env, 1500, 0, ego)
+    play(env, 1500, 0, ego)
     path = env.write_transition(tmp_path_factory.mktemp("traj") / "liar.npy")
     return path, env
 
@@ -56,7 +47,7 @@ def rps_file(tmp_path_factory) -> Path:
     env = recorder_wrap(gym.make("RPS-v0"))
     env.add_partner_agent(RPSWeightedAgent(r=1, p=0, s=0, np_random=0))
     rng = np.random.default_rng(1)
-    _play(env, 200, 0, lambda o: int(rng.integers(3)))
+    play(env, 200, 0, lambda o: int(rng.integers(3)))
     return env.write_transition(tmp_path_factory.mktemp("traj") / "rps.npy")
 
 
@@ -122,7 +113,7 @@ def test_one_players_rows_of_a_game_with_unequal_spaces(tmp_path, capsys):
     env = recorder_wrap(gym.make("BlockEnv-v0"))
     env.add_partner_agent(SBWDefaultAgent())
     tokens = iter(np.random.default_rng(2).integers(0, 16, size=100_000))
-    _play(env, 20, 0, lambda o: int(next(tokens)))
+    play(env, 20, 0, lambda o: int(next(tokens)))
     path = env.get_player_transitions(1).write_transition(tmp_path / "block_player1.npy")
     assert main(["bc", "BlockEnv-v0", str(path), "--choose-alt", "-t", "1", "--kind", "minimal"]) == 0
     assert "(minimal)" in capsys.readouterr().out
