@@ -11,8 +11,11 @@ import torch as th
 from gymnasium import spaces
 
 from pantheonrl.algos.lowrank import LowRankPolicy, LowRankSB3Policy, fit_basis, partner_tensor
+from pantheonrl.algos.lowrank.neural import as_samples
+from pantheonrl.artifacts import ArtifactError
 from pantheonrl.common.agents import StaticPolicyAgent
 from pantheonrl.common.observation import Observation
+from pantheonrl.common.trajsaver import SimultaneousTransitions, TransitionsMinimal, TurnBasedTransitions
 from pantheonrl.envs.toy.coordination_mab import (
     N_ARMS,
     N_CONTEXTS,
@@ -223,3 +226,100 @@ def test_bad_call_arguments() -> None:
         LowRankSB3Policy(spaces.Box(0, 1, (4,)), spaces.Box(0, 1, (2,)), cont, ego_dims=[0, 4])
     with pytest.raises(ConfigError, match="dims must be distinct"):
         cont.log_prob(obs, np.zeros((5, 4)), 0, dims=[1, 1])
+
+
+def test_save_and_load_round_trip_including_adapted_weights(trained, tmp_path) -> None:
+    model, protos, _ = trained
+    model.reset_adaptation()
+    ctx = np.arange(N_CONTEXTS).repeat(2)
+    model.adapt(EYE[ctx], protos[2][ctx].argmax(-1), chunks=4, lr=0.5)  # move the new partner's weights
+    try:
+        path = model.save(tmp_path / "sub" / "model.pt")
+        assert path.is_file() and not list(path.parent.glob(".*.tmp"))
+        th.load(path, weights_only=True)  # no code is unpickled
+        twin = LowRankPolicy.load(path)
+        assert twin.config() == model.config() and not twin.training
+        with th.no_grad():
+            for partner in (None, 0, 2):
+                assert th.equal(twin(EYE, partner), model(EYE, partner))
+        env = gym.make("CoordinationMAB-v0", partners=[TabularPartner(protos[2], seed=0)])
+        policy = LowRankSB3Policy(env.observation_space, env.action_space, model)
+        policy.save(tmp_path / "policy.pt")
+        loaded = LowRankSB3Policy.load(tmp_path / "policy.pt", device="cpu")
+        assert loaded.partner is None and loaded.observation_space == env.observation_space
+        batch = [Observation(EYE[c]) for c in range(N_CONTEXTS)]
+        a = StaticPolicyAgent(loaded, deterministic=True).get_actions(batch)
+        b = StaticPolicyAgent(policy, deterministic=True).get_actions(batch)
+        assert np.array_equal(a, b)
+        # continuous, with ego dims and a training partner
+        cont = LowRankPolicy(2, 3, action_dim=4, hidden=(8,), seed=0)
+        cpol = LowRankSB3Policy(
+            spaces.Box(-10, 10, (2,), np.float32), spaces.Box(0.0, 1.0, (2,), np.float32), cont, 1, [0, 1]
+        )
+        cpol.save(tmp_path / "cont.pt")
+        cload = LowRankSB3Policy.load(tmp_path / "cont.pt")
+        assert cload.ego_dims == [0, 1] and cload.partner == 1 and cload.model.config()["hidden"] == [8]
+        x = th.tensor([[1.0, 2.0]])
+        assert th.equal(cload._predict(x, deterministic=True), cpol._predict(x, deterministic=True))
+    finally:
+        model.reset_adaptation()
+
+
+def test_load_rejects_foreign_missing_and_mismatched_files(trained, tmp_path) -> None:
+    model, _, _ = trained
+    with pytest.raises(ArtifactError, match="no low-rank policy file"):
+        LowRankPolicy.load(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ArtifactError, match="not a weights-only torch file"):
+        LowRankPolicy.load(tmp_path / "junk.pt")
+    th.save({"format": "something.else"}, tmp_path / "other.pt")
+    with pytest.raises(ArtifactError, match="not a low-rank policy file"):
+        LowRankPolicy.load(tmp_path / "other.pt")
+    model.save(tmp_path / "model.pt")
+    with pytest.raises(ArtifactError, match=r"load it with LowRankPolicy\.load"):
+        LowRankSB3Policy.load(tmp_path / "model.pt")
+    payload = th.load(tmp_path / "model.pt", weights_only=True)
+    payload["format_version"] = 99
+    th.save(payload, tmp_path / "future.pt")
+    with pytest.raises(ArtifactError, match="format_version 99 is not supported"):
+        LowRankPolicy.load(tmp_path / "future.pt")
+    payload["format_version"] = 1
+    payload["config"] = payload["config"].replace('"rank": 3', '"rank": 2')
+    th.save(payload, tmp_path / "mismatch.pt")
+    with pytest.raises(ArtifactError, match="do not make a LowRankPolicy"):
+        LowRankPolicy.load(tmp_path / "mismatch.pt")
+    with pytest.raises(ArtifactError, match="it is a folder"):
+        model.save(tmp_path)
+    before = (tmp_path / "model.pt").read_bytes()
+    with pytest.raises(ConfigError, match="unknown LowRankPolicy config keys"):
+        LowRankPolicy.from_config({**model.config(), "depth": 3})
+    assert (tmp_path / "model.pt").read_bytes() == before
+
+
+def test_fit_and_adapt_from_trajectory_objects() -> None:
+    """Recorded partners (TransitionsMinimal rows, as load_demonstrations returns them) and joint
+    SimultaneousTransitions feed the model directly."""
+    rng = np.random.default_rng(5)
+    protos = random_prototypes(2, rng)
+    rows = [TransitionsMinimal(*sample(p, 200, rng)[:2]) for p in protos]
+    a = LowRankPolicy(N_CONTEXTS, 2, rank=2, n_actions=N_ARMS, hidden=(), seed=0)
+    b = LowRankPolicy(N_CONTEXTS, 2, rank=2, n_actions=N_ARMS, hidden=(), seed=0)
+    ha = a.fit_bc(rows, epochs=3, seed=0)
+    hb = b.fit_bc([(t.obs, t.acts) for t in rows], epochs=3, seed=0)
+    assert ha == hb
+    assert a.adapt(rows[1][:32], chunks=4) == b.adapt(rows[1].obs[:32], rows[1].acts[:32], chunks=4)
+    n = 6
+    joint = SimultaneousTransitions(
+        np.ones((n, 2)), np.full((n, 2), 0.25), np.ones((n, 2)), np.full((n, 2), 0.75), np.zeros((n, 1))
+    )
+    obs, acts = as_samples(joint)
+    assert obs.shape == (n, 2) and np.array_equal(acts[0], [0.25, 0.25, 0.75, 0.75])
+    cont = LowRankPolicy(2, 1, rank=2, action_dim=4, hidden=(), seed=0)
+    trace = cont.adapt(joint, dims=[2, 3], chunks=2, lr=0.1)
+    assert len(trace) == 3
+    with pytest.raises(ConfigError, match="has no joint action"):
+        as_samples(TurnBasedTransitions(np.ones((2, 2)), np.ones((2, 1)), np.zeros((2, 1))))
+    with pytest.raises(ConfigError, match="not both"):
+        as_samples(rows[0], rows[0].acts)
+    with pytest.raises(ConfigError, match="must be an \\(obs, actions\\) pair"):
+        a.fit_bc([rows[0], "oops"], epochs=1)

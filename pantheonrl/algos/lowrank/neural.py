@@ -23,7 +23,11 @@ exactly zero gradient from a partner-dims loss (section 4.4, property 6).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,12 +36,19 @@ from gymnasium import spaces
 from stable_baselines3.common.distributions import CategoricalDistribution, DiagGaussianDistribution, Distribution
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.preprocessing import preprocess_obs
+from stable_baselines3.common.utils import get_device
 from torch import nn
 
 from pantheonrl.algos.lowrank.tabular import LowRankBasis
+from pantheonrl.artifacts import ArtifactError, space_from_json, space_to_json
+from pantheonrl.common.trajsaver import MultiTransitions, SimultaneousTransitions, TransitionsMinimal
 from pantheonrl.errors import ConfigError
+from pantheonrl.eval._io import atomic_write_bytes
 
-__all__ = ["LowRankPolicy", "LowRankSB3Policy"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "LowRankPolicy", "LowRankSB3Policy", "as_samples"]
+
+FORMAT = "pantheonrl.lowrank"
+FORMAT_VERSION = 1
 
 
 # ----------------------------------------------------------------------------------------------------- checks
@@ -72,6 +83,96 @@ def _dims(dims: Any, size: int, name: str = "dims") -> list[int] | None:
             "e.g. dims=[2, 3] for the partner's half of a 4-D joint action"
         )
     return out
+
+
+def as_samples(data: Any, actions: Any = None, name: str = "data") -> tuple[Any, Any]:
+    """``(obs, actions)`` from the toolkit's trajectory objects or from arrays.
+
+    * :class:`~pantheonrl.common.trajsaver.TransitionsMinimal` (one player's rows, e.g. from
+      :func:`pantheonrl.algos.bc.load_demonstrations` or a human-play log): ``(obs, acts)``;
+    * :class:`~pantheonrl.common.trajsaver.SimultaneousTransitions` (both players): the ego's observations and
+      the **joint** action ``[ego action | partner action]`` (conditional imitation: the partner's dims come
+      last, e.g. ``dims=[2, 3]`` for 2-D actions);
+    * ``(obs, actions)`` as a pair, or as two arguments.
+    """
+    if isinstance(data, TransitionsMinimal | SimultaneousTransitions) and actions is not None:
+        raise ConfigError(f"{name}: give either a transitions object or (obs, actions), not both")
+    if isinstance(data, TransitionsMinimal):
+        return data.obs, data.acts
+    if isinstance(data, SimultaneousTransitions):
+        n = len(data.egoacts)
+        return data.egoobs, np.concatenate([data.egoacts.reshape(n, -1), data.altacts.reshape(n, -1)], axis=1)
+    if isinstance(data, MultiTransitions):
+        raise ConfigError(
+            f"{name}: a {type(data).__name__} has no joint action; pass one player's rows "
+            "(data.get_ego_transitions() or data.get_alt_transitions())"
+        )
+    if actions is None:
+        if isinstance(data, Sequence | tuple) and not isinstance(data, str) and len(data) == 2:
+            return data[0], data[1]
+        raise ConfigError(
+            f"{name} must be an (obs, actions) pair, a TransitionsMinimal or a SimultaneousTransitions, got "
+            f"{type(data).__name__}"
+        )
+    return data, actions
+
+
+def _payload(kind: str, config: dict[str, Any], state: Mapping[str, th.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    th.save(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "kind": kind,
+            "config": json.dumps(config, allow_nan=False),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in state.items()},
+        },
+        buffer,
+    )
+    return buffer.getvalue()
+
+
+def _write(path: str | os.PathLike[str], data: bytes) -> Path:
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise ArtifactError(f"cannot save a low-rank policy at {str(target)!r}: it is a folder; give a file path")
+    return atomic_write_bytes(target, data)
+
+
+def _read(path: str | os.PathLike[str], kind: str) -> tuple[dict[str, Any], dict[str, th.Tensor]]:
+    """Read a file written by ``save`` (``torch.load(weights_only=True)``: no code is unpickled)."""
+    target = Path(path).expanduser()
+    fix = f"save it again with {kind}.save"
+    if not target.is_file():
+        raise ArtifactError(f"no low-rank policy file at {str(target)!r} ({fix})")
+    try:
+        payload = th.load(target, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise ArtifactError(f"{str(target)!r} is not a weights-only torch file ({type(exc).__name__}); {fix}") from None
+    if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
+        raise ArtifactError(f"{str(target)!r} is not a low-rank policy file (no format {FORMAT!r}); {fix}")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{str(target)!r}: format_version {version!r} is not supported (this pantheonrl reads up to "
+            f"{FORMAT_VERSION}); upgrade pantheonrl to load it"
+        )
+    if payload.get("kind") != kind:
+        raise ArtifactError(
+            f"{str(target)!r} holds a {payload.get('kind')!r}, not a {kind}; load it with {payload.get('kind')}.load"
+        )
+    state = payload.get("state_dict")
+    try:
+        config = json.loads(payload["config"])
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{str(target)!r}: malformed config ({type(exc).__name__}: {exc}); {fix}") from None
+    if (
+        not isinstance(config, dict)
+        or not isinstance(state, Mapping)
+        or not all(th.is_tensor(v) for v in state.values())
+    ):
+        raise ArtifactError(f"{str(target)!r}: malformed config or state_dict; {fix}")
+    return config, dict(state)
 
 
 class LowRankPolicy(nn.Module):
@@ -130,6 +231,63 @@ class LowRankPolicy(nn.Module):
             self.f_S = nn.Sequential(*layers)
             self.f_P = nn.Linear(self.n_partners, self.rank)
         self.adapt_logits = nn.Parameter(self.f_P.bias.detach().clone())
+
+    # ------------------------------------------------------------------------------------------- saving
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments (JSON data) that rebuild this architecture."""
+        size = {"n_actions": self.out_dim} if self.discrete else {"action_dim": self.out_dim}
+        return {
+            "obs_dim": self.obs_dim,
+            "n_partners": self.n_partners,
+            "rank": self.rank,
+            **size,
+            "hidden": list(self.hidden),
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LowRankPolicy:
+        """A fresh (untrained) model from :meth:`config`'s output."""
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"config must be a mapping such as LowRankPolicy.config() returns, got {config!r:.200}")
+        allowed = {"obs_dim", "n_partners", "rank", "n_actions", "action_dim", "hidden"}
+        extra = sorted(set(config) - allowed)
+        if extra:
+            raise ConfigError(f"unknown LowRankPolicy config keys {extra}; allowed: {sorted(allowed)}")
+        kwargs = dict(config)
+        if "hidden" in kwargs:
+            kwargs["hidden"] = tuple(kwargs["hidden"])
+        return cls(**kwargs)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the model (architecture, trained weights and the current adapted weights) to ``path``, atomically.
+
+        The file is a ``torch.save`` of tensors and a JSON config: :meth:`load` reads it with
+        ``torch.load(weights_only=True)``.
+        """
+        return _write(path, _payload("LowRankPolicy", self.config(), self.state_dict()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LowRankPolicy:
+        """Read a model written by :meth:`save` (in eval mode).
+
+        :raises ArtifactError: for a missing, foreign or malformed file.
+        """
+        config, state = _read(path, "LowRankPolicy")
+        model = cls._rebuild(config, state, path)
+        model.eval()
+        return model
+
+    @classmethod
+    def _rebuild(cls, config: Mapping[str, Any], state: Mapping[str, th.Tensor], path: Any) -> LowRankPolicy:
+        try:
+            model = cls.from_config(config)
+            model.load_state_dict(dict(state))
+        except (ConfigError, RuntimeError, TypeError) as exc:
+            raise ArtifactError(
+                f"{str(path)!r}: the stored config and weights do not make a LowRankPolicy: {exc}"
+            ) from None
+        return model
 
     # ------------------------------------------------------------------------------------------- model
 
@@ -209,7 +367,7 @@ class LowRankPolicy(nn.Module):
         if self.discrete:
             if dims is not None:
                 raise ConfigError(f"dims={dims!r} applies to continuous (action_dim) models only; use dims=None")
-            a = th.as_tensor(np.asarray(actions)).reshape(-1)
+            a = th.tensor(np.asarray(actions)).reshape(-1)
             if a.shape[0] != n:
                 raise ConfigError(f"actions must hold one action per observation ({n}), got {a.shape[0]}")
             if a.is_floating_point():
@@ -219,7 +377,7 @@ class LowRankPolicy(nn.Module):
                 raise ConfigError(f"actions must be in 0..{self.out_dim - 1} (n_actions={self.out_dim})")
             return th.distributions.Categorical(logits=out).log_prob(a)
         sel = _dims(dims, self.out_dim)
-        a = th.as_tensor(np.asarray(actions, dtype=np.float32)).reshape(n, -1).to(out.dtype)
+        a = th.tensor(np.asarray(actions, dtype=np.float32)).reshape(n, -1).to(out.dtype)
         if sel is not None and a.shape[1] == len(sel) and len(sel) != self.out_dim:
             mean = out[:, sel]
         elif a.shape[1] == self.out_dim:
@@ -236,7 +394,7 @@ class LowRankPolicy(nn.Module):
             return float(-self.log_prob(obs, actions, partner, dims=dims).mean())
 
     def _obs(self, obs: Any) -> th.Tensor:
-        t = obs if isinstance(obs, th.Tensor) else th.as_tensor(np.asarray(obs, dtype=np.float32))
+        t = obs if isinstance(obs, th.Tensor) else th.tensor(np.asarray(obs, dtype=np.float32))
         t = t.to(self.f_P.weight.dtype)
         if t.ndim == 1 and t.shape[0] == self.obs_dim:
             t = t.reshape(1, -1)
@@ -276,7 +434,9 @@ class LowRankPolicy(nn.Module):
         ``batch_size``; ``f_S`` and ``f_P`` are trained, then :meth:`reset_adaptation` restarts the new-partner
         weights at the trained ``softmax(f_P(0))``.
 
-        :param datasets: one ``(obs, actions)`` pair of arrays per training partner (``n_partners`` of them).
+        :param datasets: one dataset per training partner (``n_partners`` of them): an ``(obs, actions)`` pair of
+            arrays, a ``TransitionsMinimal`` or a ``SimultaneousTransitions`` (joint actions), see
+            :func:`as_samples`.
         :param dims: continuous only: fit only these action dims.
         :returns: the mean NLL of each epoch.
         """
@@ -298,9 +458,7 @@ class LowRankPolicy(nn.Module):
         _dims(dims, self.out_dim)
         obs_list, act_list, pid = [], [], []
         for p, item in enumerate(datasets):
-            if not isinstance(item, Sequence | tuple) or len(item) != 2:
-                raise ConfigError(f"datasets[{p}] must be an (obs, actions) pair, got {type(item).__name__}")
-            o, a = self._pair(item[0], item[1], f"datasets[{p}]")
+            o, a = self._pair(*as_samples(item, name=f"datasets[{p}]"), f"datasets[{p}]")
             obs_list.append(o)
             act_list.append(a.reshape(a.shape[0], -1) if not self.discrete else a.reshape(-1))
             pid.append(np.full(o.shape[0], p, dtype=np.int64))
@@ -331,7 +489,7 @@ class LowRankPolicy(nn.Module):
     def adapt(
         self,
         obs: Any,
-        actions: Any,
+        actions: Any = None,
         *,
         partial: bool = True,
         chunks: int = 16,
@@ -345,6 +503,8 @@ class LowRankPolicy(nn.Module):
         ``f_S`` (``partial=False``). ``f_P`` is never changed. Adaptation continues from the current
         ``adapt_logits`` (call :meth:`reset_adaptation` to start over from ``w0``).
 
+        :param obs: the observations, or the new partner's data as one object (a ``TransitionsMinimal`` such as a
+            recorded partner's or human-play log's rows, or a ``SimultaneousTransitions``), see :func:`as_samples`.
         :param dims: continuous joint actions: the partner's action dims (conditional imitation).
         :returns: the NLL trace: the mean NLL of all ``(obs, actions)`` before the first step and after each step
             (``chunks + 1`` values).
@@ -353,7 +513,7 @@ class LowRankPolicy(nn.Module):
             raise ConfigError(f"partial must be True (train only the partner weights) or False, got {partial!r}")
         chunks = _int(chunks, "chunks", hint="; section 4.1 reveals the data in 16 chunks")
         lr = _pos_float(lr, "lr", "; e.g. 1e-3")
-        o, a = self._pair(obs, actions, "adaptation data")
+        o, a = self._pair(*as_samples(obs, actions, "adaptation data"), "adaptation data")
         if chunks > o.shape[0]:
             raise ConfigError(
                 f"chunks must be at most the number of samples ({o.shape[0]}), got {chunks}; use chunks={o.shape[0]}"
@@ -466,6 +626,35 @@ class LowRankSB3Policy(BasePolicy):
         super().__init__(observation_space, action_space)
         self.model = model
         self.partner = None if partner is None else int(partner)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the policy (spaces, ``partner``, ``ego_dims`` and the model) to ``path`` atomically; read it
+        with :meth:`load` (weights-only: ``torch.load(weights_only=True)``, unlike SB3's pickled ``save``)."""
+        config = {
+            "observation_space": space_to_json(self.observation_space),
+            "action_space": space_to_json(self.action_space),
+            "partner": self.partner,
+            "ego_dims": self.ego_dims,
+            "model": self.model.config(),
+        }
+        return _write(path, _payload("LowRankSB3Policy", config, self.model.state_dict()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: th.device | str = "auto") -> LowRankSB3Policy:
+        """Read a policy written by :meth:`save`, e.g. for ``StaticPolicyAgent(LowRankSB3Policy.load(path))``.
+
+        :raises ArtifactError: for a missing, foreign or malformed file.
+        """
+        config, state = _read(path, "LowRankSB3Policy")
+        try:
+            obs_space = space_from_json(config["observation_space"])
+            act_space = space_from_json(config["action_space"])
+            model = LowRankPolicy._rebuild(config["model"], state, path)
+            policy = cls(obs_space, act_space, model, partner=config["partner"], ego_dims=config["ego_dims"])
+        except (KeyError, ConfigError) as exc:
+            raise ArtifactError(f"{str(path)!r}: malformed LowRankSB3Policy config: {exc}") from None
+        policy.set_training_mode(False)
+        return policy.to(get_device(device))
 
     def _features(self, observation: th.Tensor) -> th.Tensor:
         obs = preprocess_obs(observation, self.observation_space, normalize_images=False)
