@@ -4,8 +4,9 @@
 * ``LiarsDice-v0``: :class:`LiarEnv`; partner :class:`LiarDefaultAgent`, either seat.
 * ``BlockEnv-v0``: :class:`SimpleBlockEnv`; partner :class:`SBWDefaultAgent`, the constructor (player 1).
 * ``BlockEnv-v1``: :class:`BlockEnv`; partner :class:`DefaultConstructorAgent`, the constructor (player 1).
-* ``Arms-v0``, ``KArmCoordination-v0``, ``BlindBandits-v0``, ``BalanceBeam-v0``, ``CoordinationMAB-v0``: the toy
-  games of the Modular, ADAP, CoMeDi and low-rank tests and benchmarks (:mod:`.toy`).
+* ``Arms-v0``, ``KArmCoordination-v0``, ``BlindBandits-v0``, ``BalanceBeam-v0``, ``CoordinationMAB-v0``,
+  ``Particle-v0``, ``StableDriving-v0``: the toy games of the Modular, ADAP, CoMeDi, low-rank and SILI tests and
+  benchmarks (:mod:`.toy`).
 * ``OvercookedMultiEnv-v0`` (with the ``overcooked`` extra): :mod:`pantheonrl.envs.overcooked`; partners: greedy
   cook (default), random, stay.
 
@@ -82,9 +83,7 @@ for _env_id, _env_class in BUILTIN_ENVS.items():
         ENVS.register(_env_id, _env_id)
 
 
-def _check(
-    env_id: str, player_num: int, seats: tuple[int, ...], role: str, config: dict, allowed: tuple
-) -> None:
+def _check(env_id: str, player_num: int, seats: tuple[int, ...], role: str, config: dict, allowed: tuple) -> None:
     if player_num not in seats:
         raise PlayerException(
             f"the default partner of {env_id} plays {role} (player {' or '.join(map(str, seats))}), "
@@ -161,4 +160,13 @@ def make_default_partner(
         raise ConfigError(unknown_choice("game with a default partner", env_id, DEFAULT_PARTNERS))
     return DEFAULT_PARTNERS[env_id](env, player_num, seed=seed, **config)
 
-from pantheonrl.envs.toy import arms, balance_beam, blind_bandits, coordination_mab, karm  # noqa: E402, F401
+
+from pantheonrl.envs.toy import (  # noqa: E402, F401
+    arms,
+    balance_beam,
+    blind_bandits,
+    coordination_mab,
+    karm,
+    particle,
+    stable_driving,
+)
