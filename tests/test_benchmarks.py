@@ -6,7 +6,6 @@ Speed targets are not asserted here: the machines are shared and noisy. Run the 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -21,6 +20,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from pantheonrl.common.agents import StaticPolicyAgent
 from pantheonrl.vec import MultiAgentVecEnv
+from tests.benchmark_scripts import load_benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "throughput.py"
@@ -31,15 +31,7 @@ N_STEPS = 300
 SEED = 7
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("benchmarks_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_benchmark()
+bench = load_benchmark("throughput.py")
 
 
 def test_quick_run_reports_four_ratios_and_json(tmp_path):

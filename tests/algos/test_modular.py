@@ -22,6 +22,7 @@ from pantheonrl.envs.toy.arms import ARMS_ID, ArmsEnv, ArmsPartner, arms_reward,
 from pantheonrl.errors import ConfigError, PlayerException, SpaceException
 from pantheonrl.registry import ALGORITHMS, ENVS
 from pantheonrl.vec import MultiAgentVecEnv
+from tests.benchmark_scripts import load_benchmark
 from tests.common.toygames import MatchGame
 
 N, M = 4, 1
@@ -544,16 +545,7 @@ def test_save_and_load_through_artifacts(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- benchmark E-1
 def _load_benchmark():
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "modular_adapt.py"
-    spec = importlib.util.spec_from_file_location("benchmarks_modular_adapt", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("modular_adapt.py")
 
 
 def test_benchmark_metric_is_the_exact_expected_reward():

@@ -7,11 +7,13 @@ This package holds the **tabular path** (:mod:`.tabular`, tensorly): the partner
 Tucker / non-negative basis, EM adaptation of the weights, best responses and rank selection; and the **neural
 path** (:mod:`.neural`): ``LowRankPolicy`` with ``fit_bc``/``adapt`` and its SB3 policy wrapper
 ``LowRankSB3Policy``; and :mod:`.adaptive`: ``AdaptiveAgent``, an ego that re-estimates its current partner's
-weights online from the partner's observed actions, with the driver ``run_episodes``.
+weights online from the partner's observed actions, with the driver ``run_episodes``; and :mod:`.baselines`, the
+B-1 baselines (``laplace_bc``, ``MultiTaskBC``, ``ModularBC``).
 """
 
 from pantheonrl.algos.lowrank.adaptive import AdaptiveAgent, arms_info_reader, run_episodes
-from pantheonrl.algos.lowrank.neural import LowRankPolicy, LowRankSB3Policy
+from pantheonrl.algos.lowrank.baselines import ModularBC, MultiTaskBC, laplace_bc
+from pantheonrl.algos.lowrank.neural import LowRankPolicy, LowRankSB3Policy, as_samples
 from pantheonrl.algos.lowrank.tabular import (
     METHODS,
     LowRankBasis,
@@ -31,12 +33,16 @@ __all__ = [
     "LowRankBasis",
     "LowRankPolicy",
     "LowRankSB3Policy",
+    "ModularBC",
+    "MultiTaskBC",
     "adapt_em",
     "arms_info_reader",
+    "as_samples",
     "best_response",
     "count_matrix",
     "fit_basis",
     "heldout_nll",
+    "laplace_bc",
     "mixture_policy",
     "partner_tensor",
     "run_episodes",
