@@ -58,10 +58,10 @@ class SwitchGame(gym.Env):
         return self._obs(), reward, done, False, {"mode": self.mode}
 
 
-def _wrapped(model, beta=0.5, fixed=None, n=1):
+def _wrapped(model, beta=0.5, fixed=None, n=1, continuing=True):
     venv = DummyVecEnv([lambda: SwitchGame(fixed) for _ in range(n)])
     venv.seed(0)
-    return LatentStrategyVecWrapper(venv, model, beta, info_keys=("mode",))
+    return LatentStrategyVecWrapper(venv, model, beta, info_keys=("mode",), continuing=continuing)
 
 
 def _model(seed=0, latent="discrete", latent_dim=2):
@@ -116,7 +116,8 @@ def test_wrapper_latents_per_interaction_and_penalties_on_final_steps_only():
     rows = _play(wrapper, lambda t: 1.0 if (t // HORIZON) % 2 else -1.0, 8 * HORIZON)
     for t, (obs, _, dones, infos) in enumerate(rows):
         final = (t + 1) % HORIZON == 0
-        assert bool(dones[0]) == final
+        assert not dones[0]  # one stream of interactions (continuing=True)
+        assert infos[0].get("interaction_end", False) == final
         z = obs[0, 2:]
         assert z.sum() in (0.0, 1.0) and set(np.unique(z)) <= {0.0, 1.0}
         if t // HORIZON == 0:
@@ -213,6 +214,8 @@ def test_variants_and_bad_arguments():
         SILI(SwitchGame, "sili", horizon=3, algo="PPOO")
     with pytest.raises(ConfigError, match="latent must be one of"):
         LatentStrategyModel(2, 1, 3, latent="gaussian")
+    with pytest.raises(ConfigError, match="estimator must be one of"):
+        LatentStrategyModel(2, 1, 3, estimator="softmax")
     with pytest.raises(ConfigError, match="latent_dim >= 2"):
         LatentStrategyModel(2, 1, 3, 1)
     with pytest.raises(ConfigError, match=r"\(n, 3, 6\)"):
@@ -230,3 +233,45 @@ def test_variants_and_bad_arguments():
         )
     with pytest.raises(ConfigError, match="obs_dim=3"):
         _wrapped(LatentStrategyModel(3, 1, 3))
+
+
+def test_continuing_false_passes_the_games_episode_ends():
+    wrapper = _wrapped(_model(), continuing=False)
+    rows = _play(wrapper, lambda t: 0.5, 3 * HORIZON)
+    assert [bool(r[2][0]) for r in rows] == [(t + 1) % HORIZON == 0 for t in range(3 * HORIZON)]
+    stream = _wrapped(_model(), continuing=True)
+    rows_stream = _play(stream, lambda t: 0.5, 3 * HORIZON)
+    # the same observations and rewards either way; only the algorithm's episode ends differ
+    for a, b in zip(rows, rows_stream, strict=True):
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+def test_sac_option_on_stable_driving():
+    """SAC (the paper's learner) runs through the same wrapper and callback on the real driving game."""
+    from pantheonrl.envs.toy.stable_driving import StableDriving
+
+    sili = SILI(
+        StableDriving,
+        "sili",
+        algo="SAC",
+        hidden=(32,),
+        latent_updates=5,
+        info_keys=("mode", "stabilized", "collisions"),
+        algo_kwargs={"learning_starts": 20, "buffer_size": 1000, "batch_size": 16, "policy_kwargs": {"net_arch": [32]}},
+        seed=0,
+    )
+    assert sili.latent_model.horizon == 10 and sili.wrapper.observation_space.shape == (6,)
+    sili.learn(100)
+    assert len(sili.history) == 10 and {"mode", "stabilized", "collisions"} <= set(sili.history[-1])
+    assert len(sili.callback.losses) >= 1
+
+
+def test_argmax_estimator_trains_on_the_played_latent_and_gumbel_is_noisy():
+    tau = np.random.default_rng(0).normal(size=(64, HORIZON, 6)).astype(np.float32)
+    det = LatentStrategyModel(2, 1, HORIZON, 3, estimator="argmax", hidden=(8,), seed=0)
+    z = det._train_latent(th.as_tensor(tau))
+    assert np.array_equal(z.detach().numpy(), det.encode(tau))  # forward: exactly the one-hot played
+    z.sum(0)[0].backward()
+    assert all(p.grad is not None for p in det.encoder.parameters())  # backward: the softmax's gradient
+    noisy = LatentStrategyModel(2, 1, HORIZON, 3, estimator="gumbel", hidden=(8,), seed=0)
+    assert not np.array_equal(noisy._train_latent(th.as_tensor(tau)).detach().numpy(), noisy.encode(tau))

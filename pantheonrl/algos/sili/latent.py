@@ -2,10 +2,11 @@
 
 * the **encoder** ``E`` maps the previous interaction's transitions ``tau_{i-1}`` (``K`` steps of
   ``(s, a, s', r)``, flattened in order, zero-padded) to the partner's latent strategy ``z_i``: discrete (logits of
-  a one-hot latent: straight-through Gumbel-softmax with temperature 1 in training, the argmax one-hot when
-  playing) or continuous (the mean, deterministic);
+  a one-hot latent: straight-through Gumbel-softmax with temperature 1 in training, or straight-through argmax,
+  and the argmax one-hot when playing) or continuous (the mean, deterministic);
 * the **decoder** ``D`` predicts each reward of the current interaction from ``(s, a, s', z_i)`` (and, optionally,
-  the next state from ``(s, a, z_i)``); ``E`` and ``D`` are trained together by the mean squared error.
+  the state change ``s' - s`` from ``(s, a, z_i)``, each dimension scaled by its spread in the batch); ``E`` and
+  ``D`` are trained together by the mean squared error.
 
 The policy only ever sees ``z`` as data (appended to its observation), so no policy gradient reaches ``E``.
 """
@@ -22,9 +23,10 @@ from torch.nn import functional as F
 
 from pantheonrl.errors import ConfigError
 
-__all__ = ["LATENT_KINDS", "LatentStrategyModel", "mlp"]
+__all__ = ["ESTIMATORS", "LATENT_KINDS", "LatentStrategyModel", "mlp"]
 
 LATENT_KINDS = ("discrete", "continuous")
+ESTIMATORS = ("gumbel", "argmax")
 
 
 def mlp(n_in: int, hidden: Sequence[int], n_out: int) -> nn.Sequential:
@@ -53,7 +55,12 @@ class LatentStrategyModel(nn.Module):
     :param latent_dim: the size of ``z`` (driving: 2; section 5.2).
     :param latent: ``"discrete"`` (one-hot, Gumbel-softmax) or ``"continuous"``.
     :param hidden: hidden sizes of both MLPs (the paper: 256 x 256).
-    :param predict_next_state: also decode ``s'`` from ``(s, a, z)`` (off in the authors' code).
+    :param estimator: the discrete latent's training gradient: ``"gumbel"`` (straight-through Gumbel-softmax with
+        temperature 1, the paper's) or ``"argmax"`` (straight-through without noise: the argmax one-hot forward,
+        the softmax's gradient backward). Gumbel noise can make the decoder learn to ignore ``z`` while ``E`` is
+        still untrained, after which ``E`` gets no gradient and the latent stays constant; on Stable Driving this
+        happened (benchmarks/sili_driving.py), while ``"argmax"`` separated the other car's modes.
+    :param predict_next_state: also decode ``s' - s`` from ``(s, a, z)`` (off in the authors' code).
     :param lr: Adam's learning rate for ``E`` and ``D`` (the paper: 1e-4).
     :param seed: seeds the initial parameters and the Gumbel noise without touching torch's global generator.
     """
@@ -66,6 +73,7 @@ class LatentStrategyModel(nn.Module):
         latent_dim: int = 2,
         *,
         latent: str = "discrete",
+        estimator: str = "gumbel",
         hidden: Sequence[int] = (256, 256),
         predict_next_state: bool = False,
         lr: float = 1e-4,
@@ -82,7 +90,10 @@ class LatentStrategyModel(nn.Module):
             raise ConfigError(f"a discrete latent needs latent_dim >= 2 (one-hot), got {latent_dim}")
         if isinstance(lr, bool) or not isinstance(lr, int | float) or not lr > 0:
             raise ConfigError(f"lr must be a number > 0, got {lr!r}; the paper uses 1e-4")
+        if estimator not in ESTIMATORS:
+            raise ConfigError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
         self.latent = latent
+        self.estimator = estimator
         self.step_dim = 2 * self.obs_dim + self.act_dim + 1
         self.predict_next_state = bool(predict_next_state)
         self._gen = th.Generator()
@@ -129,8 +140,9 @@ class LatentStrategyModel(nn.Module):
         out = self.logits(tau)
         if self.latent == "continuous":
             return out
-        gumbels = -th.empty_like(out).exponential_(generator=self._gen).log()
-        soft = F.softmax(out + gumbels, dim=-1)  # temperature 1
+        if self.estimator == "gumbel":
+            out = out - th.empty_like(out).exponential_(generator=self._gen).log()  # + Gumbel(0, 1) noise
+        soft = F.softmax(out, dim=-1)  # temperature 1
         hard = F.one_hot(soft.argmax(-1), self.latent_dim).to(soft.dtype)
         return hard - soft.detach() + soft  # straight-through
 
@@ -153,8 +165,14 @@ class LatentStrategyModel(nn.Module):
         pred = self.decoder(th.cat([s, act, s2, z], -1)).squeeze(-1)
         loss = ((pred - r) ** 2 * live).sum() / n_live
         if self.state_decoder is not None:
-            pred_s = self.state_decoder(th.cat([s, act, z], -1))
-            loss = loss + (((pred_s - s2) ** 2).mean(-1) * live).sum() / n_live
+            # the change s' - s, each dim in units of its spread over the batch: a change that only the latent
+            # explains (a lane switch on one step of ten) then weighs as much as the predictable motion
+            ds = s2 - s
+            mask = live[..., None]
+            mean = (ds * mask).sum((0, 1)) / n_live
+            scale = (((ds - mean) ** 2 * mask).sum((0, 1)) / n_live + 1e-4).sqrt().detach()
+            pred_ds = self.state_decoder(th.cat([s, act, z], -1))
+            loss = loss + ((((pred_ds - ds) / scale) ** 2).mean(-1) * live).sum() / n_live
         return loss
 
     def train_step(self, prev: Any, cur: Any) -> float:

@@ -39,16 +39,25 @@ class SILI:
     :param algo: an SB3 algorithm name from :data:`pantheonrl.registry.ALGORITHMS` (``"PPO"``; ``"SAC"`` for
         continuous actions).
     :param algo_kwargs: keyword arguments for the algorithm (``policy_kwargs``, ``n_steps``, ...).
-    :param horizon: ``K``, the steps of one interaction (default: the game's ``horizon`` attribute, or the
-        ``max_episode_steps`` of its gymnasium spec).
+    :param horizon: ``K``, the steps of one interaction (default: the game's ``horizon`` or ``episode_length``
+        attribute, or the ``max_episode_steps`` of its gymnasium spec).
     :param latent_dim: the size of the latent (driving: 2).
-    :param latent: ``"discrete"`` (one-hot, Gumbel-softmax) or ``"continuous"``.
+    :param latent: ``"discrete"`` (one-hot) or ``"continuous"``.
+    :param estimator: the discrete latent's training gradient: ``"argmax"`` (straight-through, no noise; the
+        default, because with ``"gumbel"``, the paper's, the latent collapsed on ``StableDriving-v0``) or
+        ``"gumbel"`` (see :class:`LatentStrategyModel`).
     :param hidden: the hidden sizes of the encoder and decoder (the paper: 256 x 256).
+    :param predict_next_state: the decoder also predicts each next state from ``(s, a, z)`` (the default). Without
+        it the decoder only predicts rewards from ``(s, a, s', z)``; when the reward is a function of the observed
+        states (as in ``StableDriving-v0``, where it is computed on the pre-step state) that needs no ``z``, the
+        encoder gets no training signal and the latent carries nothing.
     :param latent_lr: Adam's learning rate for the latent model (the paper: 1e-4).
     :param latent_updates: the latent model's Adam steps after each rollout.
     :param batch_size: consecutive interaction pairs per latent-model step (the paper: 16).
     :param buffer_size: how many recent interaction pairs the latent model trains on (~500).
     :param info_keys: the game's final-step ``info`` entries to record in :attr:`history`.
+    :param continuing: the interactions form one stream for the algorithm (the default; LILI's long-term
+        objective), or each interaction is its own episode (``False``); see :class:`LatentStrategyVecWrapper`.
     :param env_kwargs: keyword arguments for ``gym.make`` when ``env`` is an id.
     """
 
@@ -66,12 +75,15 @@ class SILI:
         horizon: int | None = None,
         latent_dim: int = 2,
         latent: str = "discrete",
+        estimator: str = "argmax",
         hidden: Sequence[int] = (256, 256),
+        predict_next_state: bool = True,
         latent_lr: float = 1e-4,
         latent_updates: int = 50,
         batch_size: int = 16,
         buffer_size: int = 500,
         info_keys: Sequence[str] = (),
+        continuing: bool = True,
         env_kwargs: Mapping[str, Any] | None = None,
         seed: int = 0,
         device: str = "cpu",
@@ -85,7 +97,12 @@ class SILI:
         self.venv = make_vec_env(env, n_envs=n_envs, seed=seed, env_kwargs=dict(env_kwargs or {}))
         probe = self.venv.envs[0]
         if horizon is None:
-            horizon = getattr(probe.unwrapped, "horizon", None) or getattr(probe.spec, "max_episode_steps", None)
+            game = probe.unwrapped
+            horizon = (
+                getattr(game, "horizon", None)
+                or getattr(game, "episode_length", None)
+                or getattr(probe.spec, "max_episode_steps", None)
+            )
             if horizon is None:
                 raise ConfigError(
                     "cannot tell the game's interaction length: pass horizon=K (the steps of one episode)"
@@ -99,7 +116,9 @@ class SILI:
                 horizon,
                 latent_dim,
                 latent=latent,
+                estimator=estimator,
                 hidden=hidden,
+                predict_next_state=predict_next_state,
                 lr=latent_lr,
                 seed=seed,
             )
@@ -107,7 +126,7 @@ class SILI:
             beta if variant == "sili" else 0.0, end_beta if variant == "sili" else None, anneal_interactions
         )
         self.wrapper = LatentStrategyVecWrapper(
-            self.venv, self.latent_model, schedule, buffer_size=buffer_size, info_keys=info_keys
+            self.venv, self.latent_model, schedule, buffer_size=buffer_size, info_keys=info_keys, continuing=continuing
         )
         kwargs = {"verbose": 0, **dict(algo_kwargs or {})}
         self.model: BaseAlgorithm = algo_cls("MlpPolicy", self.wrapper, seed=seed, device=device, **kwargs)

@@ -15,6 +15,14 @@ Per env of the vector, an interaction is one episode. The wrapper
   ``info_keys``, e.g. the driving game's oracle ``mode``/``stabilized``/``collisions``).
 
 ``model=None`` is the "no latent" baseline: nothing is appended and rewards are the task rewards.
+
+**Repeated interactions are one stream** (``continuing=True``, the default): the ego maximises its long-term reward
+across interactions (LILI's objective), so an interaction's end is reported to the algorithm as an ordinary step
+(``done = False``) whose next observation is the next interaction's first one, carrying ``z_{i+1}``; the value of
+an interaction's last step then bootstraps from the next interaction, which is how the ego learns what its
+behaviour does to the partner's next strategy. The game's own end is in ``info["interaction_end"]`` and its
+final observation in ``info["terminal_observation"]``; monitors inside the vector still count interactions as
+episodes. ``continuing=False`` passes the game's episode ends through (each interaction its own episode).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ class LatentStrategyVecWrapper(VecEnvWrapper):
     :param beta: the stability weight, a number or a :class:`BetaSchedule` (0: LILI).
     :param buffer_size: how many consecutive interaction pairs the training FIFO keeps (section 5.3: ~500).
     :param info_keys: final-step ``info`` entries copied into :attr:`history`.
+    :param continuing: report interaction ends as ordinary steps (see the module docstring).
     """
 
     def __init__(
@@ -61,6 +70,7 @@ class LatentStrategyVecWrapper(VecEnvWrapper):
         *,
         buffer_size: int = 500,
         info_keys: Sequence[str] = (),
+        continuing: bool = True,
     ) -> None:
         obs_space = venv.observation_space
         if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
@@ -90,6 +100,7 @@ class LatentStrategyVecWrapper(VecEnvWrapper):
             raise ConfigError(f"buffer_size must be an integer >= 1, got {buffer_size!r}")
         self.pairs: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=buffer_size)
         self.info_keys = tuple(info_keys)
+        self.continuing = bool(continuing)
         self.history: list[dict[str, Any]] = []
         self.horizon = model.horizon if model is not None else 0
         latent_dim = model.latent_dim if model is not None else 0
@@ -173,8 +184,11 @@ class LatentStrategyVecWrapper(VecEnvWrapper):
             shaped[i], z_next = self._finish(i, r, beta, infos[i])
             if "terminal_observation" in infos[i]:
                 infos[i]["terminal_observation"] = self._augment(next_obs, self._z[i])[0]
+            infos[i]["interaction_end"] = True
             self._z[i] = z_next
         self._obs = obs.copy()
+        if self.continuing:
+            dones = np.zeros_like(dones)
         return self._augment(obs, self._z), shaped, dones, infos
 
     def _finish(self, i: int, r: float, beta: float, info: dict[str, Any]) -> tuple[float, np.ndarray]:
