@@ -180,6 +180,10 @@ def test_init_from_basis_reproduces_log_basis() -> None:
     assert np.allclose(core, np.log(np.clip(basis.basis, 1e-6, None)).transpose(1, 0, 2), atol=1e-3)
     w = model.partner_weights(np.arange(6)).detach().numpy()
     assert np.allclose(w, basis.weights / basis.weights.sum(1, keepdims=True), atol=1e-3)
+    # with input normalisation the closed-form fit is of the normalised inputs, and still exact
+    norm = LowRankPolicy(N_CONTEXTS, 6, rank=3, n_actions=N_ARMS, hidden=(), seed=0, obs_mean=0.1, obs_std=0.3)
+    assert norm.init_from_basis(basis, EYE) < 1e-6
+    assert np.allclose(norm.state_core(EYE).detach().numpy(), core, atol=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -323,3 +327,55 @@ def test_fit_and_adapt_from_trajectory_objects() -> None:
         as_samples(rows[0], rows[0].acts)
     with pytest.raises(ConfigError, match="must be an \\(obs, actions\\) pair"):
         a.fit_bc([rows[0], "oops"], epochs=1)
+
+
+def test_input_normalisation_option(tmp_path) -> None:
+    """``obs_mean`` / ``obs_std``: f_S sees ``(obs - mean) / std``; kept by config(), save and load."""
+    obs = np.random.default_rng(0).uniform(1, 10, size=(6, 2)).astype(np.float32)
+    plain = LowRankPolicy(2, 3, rank=2, action_dim=4, hidden=(8,), seed=0)
+    assert "obs_mean" not in plain.config() and "obs_std" not in plain.config()  # default: unchanged config
+    assert set(plain.state_dict()) == set(LowRankPolicy(2, 3, rank=2, action_dim=4, hidden=(8,)).state_dict())
+    norm = LowRankPolicy(2, 3, rank=2, action_dim=4, hidden=(8,), seed=0, obs_mean=[5.5, 4.0], obs_std=2.0)
+    assert norm.obs_mean == [5.5, 4.0] and norm.obs_std == [2.0, 2.0]
+    assert set(norm.state_dict()) == set(plain.state_dict())  # constructor arguments, not weights
+    with th.no_grad():
+        scaled = (obs - np.array([5.5, 4.0], np.float32)) / 2.0
+        assert th.allclose(norm(obs, 1), plain(scaled, 1), atol=1e-6)
+        assert th.allclose(norm.state_core(obs), plain.state_core(scaled), atol=1e-6)
+        only_mean = LowRankPolicy(2, 3, rank=2, action_dim=4, hidden=(8,), seed=0, obs_mean=1.0)
+        assert th.allclose(only_mean(obs, 0), plain(obs - 1.0, 0), atol=1e-6)
+    assert only_mean.config()["obs_mean"] == [1.0, 1.0] and "obs_std" not in only_mean.config()
+    # config / from_config and save / load round trips
+    twin = LowRankPolicy.from_config(norm.config())
+    assert twin.config() == norm.config()
+    norm.fit_bc([(obs, np.zeros((6, 4), np.float32))] * 3, epochs=2, batch_size=3, lr=1e-2, seed=0)
+    loaded = LowRankPolicy.load(norm.save(tmp_path / "norm.pt"))
+    assert loaded.config() == norm.config()
+    pol = LowRankSB3Policy(spaces.Box(0, 20, (2,), np.float32), spaces.Box(0, 1, (2,), np.float32), norm, 2, [0, 1])
+    cload = LowRankSB3Policy.load(pol.save(tmp_path / "pol.pt"))
+    with th.no_grad():
+        assert th.equal(loaded(obs, 2), norm(obs, 2))
+        x = th.as_tensor(obs)
+        assert th.equal(cload._predict(x, deterministic=True), pol._predict(x, deterministic=True))
+    # a file written before the option existed (no such keys) still loads, without normalisation
+    old = LowRankPolicy.load(plain.save(tmp_path / "plain.pt"))
+    assert old.obs_mean is None and old.obs_std is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"obs_std": 0.0}, r"obs_std must be .*each > 0; got 0\.0"),
+        ({"obs_std": [1.0, -2.0]}, r"obs_std must be .*got \[1\.0, -2\.0\]"),
+        ({"obs_mean": [1.0, 2.0, 3.0]}, r"obs_mean must be .*2 finite numbers \(obs_dim=2\).*got \[1\.0, 2\.0, 3\.0\]"),
+        ({"obs_mean": float("nan")}, r"obs_mean must be .*got nan"),
+        ({"obs_mean": "center"}, r"obs_mean must be .*got 'center'"),
+        ({"obs_std": True}, r"obs_std must be .*got True"),
+        ({"obs_std": [[1.0], ["x"]]}, r"obs_std must be .*got \[\[1\.0\], \['x'\]\]"),
+    ],
+)
+def test_bad_normalisation_values(kwargs, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        LowRankPolicy(2, 3, action_dim=4, **kwargs)
+    with pytest.raises(ConfigError, match=match):
+        LowRankPolicy.from_config({"obs_dim": 2, "n_partners": 3, "action_dim": 4, **kwargs})

@@ -185,6 +185,12 @@ class LowRankPolicy(nn.Module):
     :param n_actions: discrete actions: the number of actions (a Categorical). Give exactly one of the two.
     :param hidden: the hidden sizes of the state core ``f_S`` (ReLU); ``()`` makes ``f_S`` linear.
     :param seed: seeds the initial parameters (without touching torch's global generator); None: torch's global.
+    :param obs_mean: optional input normalisation: ``f_S`` sees ``(obs - obs_mean) / obs_std``. One number or
+        ``obs_dim`` numbers; None (default): 0. Use it when observations are far from the origin or of very
+        different scales (e.g. Particle positions in ``[1, 10]``), where PyTorch's default initialisation puts
+        every first-layer ReLU kink near the origin, away from the data.
+    :param obs_std: the matching scale: one number or ``obs_dim`` numbers, each finite and > 0; None: 1.
+        Both are part of :meth:`config`, so :meth:`save` / :meth:`load` keep them.
     """
 
     def __init__(
@@ -197,6 +203,8 @@ class LowRankPolicy(nn.Module):
         n_actions: int | None = None,
         hidden: Sequence[int] = (64, 64),
         seed: int | None = None,
+        obs_mean: float | Sequence[float] | None = None,
+        obs_std: float | Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         self.obs_dim = _int(obs_dim, "obs_dim")
@@ -218,6 +226,11 @@ class LowRankPolicy(nn.Module):
         self.hidden = tuple(_int(h, "hidden layer size", hint=f" in hidden={tuple(hidden)!r}") for h in hidden)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
             raise ConfigError(f"seed must be an integer or None, got {seed!r}")
+        self.obs_mean = self._norm_values(obs_mean, "obs_mean", positive=False)
+        self.obs_std = self._norm_values(obs_std, "obs_std", positive=True)
+        # not in the state_dict (they are constructor arguments, kept by config()), so old files still load
+        self.register_buffer("_obs_shift", th.tensor(self.obs_mean or [0.0] * self.obs_dim), persistent=False)
+        self.register_buffer("_obs_scale", th.tensor(self.obs_std or [1.0] * self.obs_dim), persistent=False)
 
         with th.random.fork_rng(devices=[]):
             if seed is not None:
@@ -232,6 +245,24 @@ class LowRankPolicy(nn.Module):
             self.f_P = nn.Linear(self.n_partners, self.rank)
         self.adapt_logits = nn.Parameter(self.f_P.bias.detach().clone())
 
+    def _norm_values(self, value: Any, name: str, positive: bool) -> list[float] | None:
+        """``obs_mean`` / ``obs_std`` as ``obs_dim`` floats (a single number is repeated), or None."""
+        if value is None:
+            return None
+        rule = f"{name} must be None, one finite number or {self.obs_dim} finite numbers (obs_dim={self.obs_dim})"
+        rule += ", each > 0" if positive else ""
+        if isinstance(value, bool | str | bytes):
+            raise ConfigError(f"{rule}; got {value!r}")
+        try:
+            arr = np.asarray(value, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{rule}; got {value!r:.200}") from None
+        if arr.size == 1:
+            arr = np.repeat(arr, self.obs_dim)
+        if arr.size != self.obs_dim or not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
+            raise ConfigError(f"{rule}; got {value!r:.200}")
+        return [float(v) for v in arr]
+
     # ------------------------------------------------------------------------------------------- saving
 
     def config(self) -> dict[str, Any]:
@@ -243,6 +274,8 @@ class LowRankPolicy(nn.Module):
             "rank": self.rank,
             **size,
             "hidden": list(self.hidden),
+            **({"obs_mean": self.obs_mean} if self.obs_mean is not None else {}),
+            **({"obs_std": self.obs_std} if self.obs_std is not None else {}),
         }
 
     @classmethod
@@ -250,7 +283,7 @@ class LowRankPolicy(nn.Module):
         """A fresh (untrained) model from :meth:`config`'s output."""
         if not isinstance(config, Mapping):
             raise ConfigError(f"config must be a mapping such as LowRankPolicy.config() returns, got {config!r:.200}")
-        allowed = {"obs_dim", "n_partners", "rank", "n_actions", "action_dim", "hidden"}
+        allowed = {"obs_dim", "n_partners", "rank", "n_actions", "action_dim", "hidden", "obs_mean", "obs_std"}
         extra = sorted(set(config) - allowed)
         if extra:
             raise ConfigError(f"unknown LowRankPolicy config keys {extra}; allowed: {sorted(allowed)}")
@@ -333,10 +366,16 @@ class LowRankPolicy(nn.Module):
             w = w[0]
         return w
 
+    def _state_out(self, obs: th.Tensor) -> th.Tensor:
+        """``f_S`` of the (normalised, see ``obs_mean`` / ``obs_std``) observations, ``(n, r * out_dim)``."""
+        if self.obs_mean is not None or self.obs_std is not None:
+            obs = (obs - self._obs_shift.to(obs.dtype)) / self._obs_scale.to(obs.dtype)
+        return self.f_S(obs)
+
     def state_core(self, obs: Any) -> th.Tensor:
         """``M(s)``, shape ``(n, r, out_dim)``."""
         obs = self._obs(obs)
-        return self.f_S(obs).reshape(obs.shape[0], self.rank, self.out_dim)
+        return self._state_out(obs).reshape(obs.shape[0], self.rank, self.out_dim)
 
     def forward(self, obs: Any, partner: Any = None) -> th.Tensor:
         """``w(p)^T M(s)``: logits (discrete) or means (continuous), shape ``(n, out_dim)``."""
@@ -559,15 +598,16 @@ class LowRankPolicy(nn.Module):
         target = target.reshape(basis.n_states, -1)
         if not self.hidden:
             x = th.cat([feats, th.ones(feats.shape[0], 1, dtype=feats.dtype)], 1)
-            sol = th.linalg.lstsq(x, target).solution
-            with th.no_grad():
-                self.state_head.weight.copy_(sol[:-1].T)
-                self.state_head.bias.copy_(sol[-1])
+            sol = th.linalg.lstsq(x, target).solution  # raw inputs: out = obs @ A + c
+            a, c = sol[:-1], sol[-1]
+            with th.no_grad():  # the same map on normalised inputs (obs - mean) / std
+                self.state_head.weight.copy_((a * self._obs_scale[:, None]).T)
+                self.state_head.bias.copy_(c + self._obs_shift @ a)
         else:
             steps = _int(steps, "steps")
             opt = th.optim.Adam(self.f_S.parameters(), lr=_pos_float(lr, "lr"))
             for _ in range(steps):
-                loss = ((self.f_S(feats) - target) ** 2).mean()
+                loss = ((self._state_out(feats) - target) ** 2).mean()
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -577,7 +617,7 @@ class LowRankPolicy(nn.Module):
                 self.f_P.bias.zero_()
             self.reset_adaptation()
         with th.no_grad():
-            return float(((self.f_S(feats) - target) ** 2).mean())
+            return float(((self._state_out(feats) - target) ** 2).mean())
 
 
 class LowRankSB3Policy(BasePolicy):
