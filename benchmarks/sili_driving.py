@@ -16,9 +16,9 @@ same stream). The latent model (256x256 encoder and decoder, batch 16, FIFO of 5
 5.2 where these runs showed it had to: the decoder also predicts the state change (Stable Driving's reward is a
 function of the observed pre-step state, so a reward-only decoder never needs ``z`` and the encoder learns
 nothing); the discrete latent is trained straight-through without Gumbel noise (with it the latent collapsed to
-one value in our probes at 2 and 3 latent values, so the stability reward was always 0); 3 latent values (the other car has 3 modes;
-the paper's table says 2); Adam 1e-3 with 100 steps per rollout (1e-4 x 50 had not separated the modes after
-1000 interactions).
+one value in our probes with 2 and 3 latent values, so the stability reward was always 0); 3 latent values (the
+other car has 3 modes; the paper's table says 2); Adam 1e-3 with 100 steps per rollout (1e-4 x 50 had not
+separated the modes after 1000 interactions).
 
 Metrics per run (over the last 300 interactions): the collision rate (fraction of interactions with at least one
 collision), the stabilized fraction, and the interactions until the 100-interaction moving collision rate first
