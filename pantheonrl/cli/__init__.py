@@ -1,4 +1,4 @@
-"""The ``pantheonrl`` command: ``train``, ``eval``, ``xplay``, ``bc`` and ``list``.
+"""The ``pantheonrl`` command: ``train``, ``eval``, ``xplay``, ``bc``, ``list`` and ``worker``.
 
 ``main(argv)`` returns the exit status: 0 success, 1 an unexpected error (a short message; the traceback with
 ``--debug``), 2 bad input (a message naming the bad value, what is allowed and a likely fix; never a traceback),
@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from pantheonrl.cli import bc, evaluate, listing, train, xplay
+from pantheonrl.cli import bc, evaluate, listing, train, worker, xplay
 from pantheonrl.cli._common import ArgumentParser
 
 __all__ = ["build_parser", "main"]
@@ -29,6 +29,7 @@ commands:
   xplay   AGENT [AGENT ...]       cross-play matrix of saved agents (CSV, JSON, heatmap PNG)
   bc      ENV TRAJECTORY          behaviour cloning from a trajectory file (the original bctrainer.py)
   list    [envs|algorithms|partners|agents]
+  worker  --data-dir DIR          run queued jobs on this machine (the local job backend of the dashboard)
 
 Run 'pantheonrl COMMAND --help' for a command's flags. Exit status: 0 ok, 1 unexpected error, 2 bad input."""
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"pantheonrl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train, evaluate, xplay, bc, listing):
+    for module in (train, evaluate, xplay, bc, listing, worker):
         module.add_parser(subparsers)
     return parser
 

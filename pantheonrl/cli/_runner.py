@@ -103,8 +103,10 @@ def lock_run(run: Path) -> Any:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         handle.close()
-        raise ConfigError(f"the run folder {run} is in use by another training process (run.lock is held); wait "
-                          f"for it to finish, or stop it (create {run / STOP_FILE})") from None
+        from pantheonrl.jobs.errors import RunInUseError
+
+        raise RunInUseError(f"the run folder {run} is in use by another training process (run.lock is held); wait "
+                            f"for it to finish, or stop it (create {run / STOP_FILE})") from None
     return handle
 
 
@@ -191,6 +193,8 @@ class RunCallback(BaseCallback):
         if self.every and n >= self._next:
             self.session.write_checkpoint()
             self._next = (n // self.every + 1) * self.every
+        if self.session.stop_at is not None and n >= self.session.stop_at:
+            return False  # exactly the target, even when resumed from a checkpoint taken mid-rollout
         now = time.monotonic()
         if now - self._last_check >= 1.0:
             self._last_check = now
@@ -248,6 +252,7 @@ class Session:
         self.metrics: Any = None
         self.run = Path(".")
         self.stop_reason: str | None = None
+        self.stop_at: int | None = None  # end learn() at exactly this many timesteps (jobs)
         self._loggers: list[Logger] = []
         self.start_timesteps = 0
 

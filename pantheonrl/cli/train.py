@@ -28,7 +28,7 @@ from pantheonrl.config import (
 )
 from pantheonrl.errors import ConfigError
 
-__all__ = ["add_parser", "resolve_config", "run"]
+__all__ = ["add_parser", "resolve_config", "run", "train"]
 
 # config field -> the flag that sets it (for messages)
 FLAGS = {
@@ -162,6 +162,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     n.add_argument("--verbose", type=int, default=None, help="ego verbosity 0, 1 (default), 2")
     n.add_argument("--agents-dir", default=None, metavar="DIR", help="agent registry for names (FIXED, LOAD)")
     n.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    j = p.add_argument_group("job system (set by 'pantheonrl worker' and the dashboard, not typed by hand)")
+    j.add_argument("--job-id", default=None, metavar="ID",
+                   help="run as this job of the job table: heartbeats, cancel, resume from the newest checkpoint "
+                        "when interrupted, final status (needs --config RUN/config.yml --run-dir RUN)")
+    j.add_argument("--jobs-db", default=None, metavar="URL", help="the job table's SQLAlchemy URL (with --job-id)")
     add_common(p)
     p.set_defaults(func=run)
     return p
@@ -325,31 +330,31 @@ def _plain_args(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in sorted(vars(args).items()) if k not in ("func",)}
 
 
-def _start_run(cfg: TrainConfig, args: argparse.Namespace, argv: list[str]) -> tuple[Path, Any]:
-    """A new run folder (``cfg.run_dir`` or a default one), locked, with ``config.yml``, ``args.yml`` and
-    ``command.txt`` written; returns it and its lock."""
+def _start_run(cfg: TrainConfig, args: argparse.Namespace, argv: list[str], held: Any = None) -> tuple[Path, Any]:
+    """A new run folder (``cfg.run_dir`` or a default one), locked (unless the caller ``held`` its lock already),
+    with ``config.yml``, ``args.yml`` and ``command.txt`` written; returns it and its lock."""
     from pantheonrl.cli import _runner
 
     run_dir = Path(cfg.run_dir) if cfg.run_dir else _runner.new_run_dir(cfg, args.log_folder)
     _runner.create_run_dir(run_dir)
     cfg.run_dir = str(run_dir)
-    lock = _runner.lock_run(run_dir)
+    lock = held if held is not None else _runner.lock_run(run_dir)
     try:
         _runner.write_run_files(run_dir, cfg, _plain_args(args), argv)
     except BaseException:
-        if lock is not None:
+        if lock is not None and lock is not held:
             lock.close()
         raise
     return run_dir, lock
 
 
-def _run_population(cfg: TrainConfig, args: argparse.Namespace, argv: list[str]) -> int:
+def _run_population(cfg: TrainConfig, args: argparse.Namespace, argv: list[str], held: Any = None) -> int:
     from pantheonrl.cli._population import run_population
 
     if args.resume:
         raise ConfigError("--resume: a CoMeDi population run cannot be resumed (it writes no checkpoints); start a "
                           "new run")
-    run_dir, lock = _start_run(cfg, args, argv)
+    run_dir, lock = _start_run(cfg, args, argv, held)
     try:
         k = cfg.ego_config.get("n_conventions", 2)
         print(f"training {k} CoMeDi conventions on {cfg.env}, {cfg.total_timesteps} timesteps each ({cfg.n_envs} "
@@ -360,11 +365,21 @@ def _run_population(cfg: TrainConfig, args: argparse.Namespace, argv: list[str])
         print(f"run folder: {run_dir}")
         return 0
     finally:
-        if lock is not None:
+        if lock is not None and lock is not held:
             lock.close()
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.job_id is not None or args.jobs_db is not None:
+        from pantheonrl.jobs.runtime import run_job
+
+        return run_job(args, argv, train)
+    return train(args, argv)
+
+
+def train(args: argparse.Namespace, argv: list[str], *, lock: Any = None, on_session: Any = None) -> int:
+    """The body of ``pantheonrl train``; a job (:func:`pantheonrl.jobs.runtime.run_job`) passes the run folder's
+    ``lock`` it already holds and ``on_session``, called with the session once it is attached to the run folder."""
     from pantheonrl.cli import _runner
     from pantheonrl.config import dump_yaml
 
@@ -372,8 +387,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.dry_run:
         sys.stdout.write(dump_yaml(cfg.to_dict()))
         return 0
+    held = lock
     if cfg.ego == POPULATION:
-        return _run_population(cfg, args, argv)
+        return _run_population(cfg, args, argv, held)
     resume = None
     if args.resume:
         run_dir = Path(cfg.run_dir)
@@ -386,7 +402,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     session = _runner.Session(cfg, agents_dir=args.agents_dir, resume=resume).build()
     if args.resume:
         run_dir = Path(cfg.run_dir)
-        lock = _runner.lock_run(run_dir)
+        lock = held if held is not None else _runner.lock_run(run_dir)
         from pantheonrl.config import dump_config
 
         dump_config(cfg, run_dir / "config.yml")
@@ -395,9 +411,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"resuming {run_dir} from {resume.path.name} at {session.start_timesteps} timesteps "
               f"(target {cfg.total_timesteps})")
     else:
-        run_dir, lock = _start_run(cfg, args, argv)
+        run_dir, lock = _start_run(cfg, args, argv, held)
     try:
         session.attach(run_dir)
+        if on_session is not None:
+            on_session(session)
         partners = ", ".join(cfg.partner_labels())
         print(f"training {cfg.ego} on {cfg.env} with {partners} for {session.remaining()} timesteps "
               f"({cfg.n_envs} game cop{'y' if cfg.n_envs == 1 else 'ies'}) -> {run_dir}", flush=True)
@@ -422,5 +440,5 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"run folder: {run_dir}")
         return 0
     finally:
-        if lock is not None:
+        if lock is not None and lock is not held:
             lock.close()
