@@ -284,12 +284,14 @@ class JobStore:
         self.engine.dispose()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Session]:
+    def writing(self) -> Iterator[Session]:
+        """A session in a write transaction (``BEGIN IMMEDIATE`` on SQLite: the write lock from the start)."""
         with Session(self._writer) as session, session.begin():
             yield session
 
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Session]:
+    def reading(self) -> Iterator[Session]:
+        """A session in a read transaction."""
         with Session(self.engine) as session, session.begin():
             yield session
 
@@ -329,7 +331,7 @@ class JobStore:
         now = now or utcnow()
         for _ in range(2):
             try:
-                with self._write() as session:
+                with self.writing() as session:
                     if submit_token is not None:
                         existing = session.scalar(select(Job).where(Job.owner_id == owner,
                                                                     Job.submit_token == submit_token))
@@ -356,7 +358,7 @@ class JobStore:
     def get(self, job_id: str, *, owner_id: Any = None) -> JobRecord:
         """The job; :class:`JobNotFoundError` if there is none (or it is not ``owner_id``'s, when given)."""
         check_job_id(job_id)
-        with self._read() as session:
+        with self.reading() as session:
             row = session.get(Job, job_id)
             if row is None or (owner_id is not None and row.owner_id != str(owner_id)):
                 raise JobNotFoundError(f"no job {job_id}")
@@ -376,19 +378,19 @@ class JobStore:
         query = query.order_by(*order)
         if limit is not None:
             query = query.limit(limit)
-        with self._read() as session:
+        with self.reading() as session:
             return [JobRecord._from_row(row) for row in session.scalars(query)]
 
     def count(self, status: str | JobStatus, *, backend: str | None = None) -> int:
         query = select(func.count()).select_from(Job).where(Job.status == parse_status(status).value)
         if backend is not None:
             query = query.where(Job.backend == backend)
-        with self._read() as session:
+        with self.reading() as session:
             return int(session.scalar(query) or 0)
 
     def events(self, job_id: str) -> list[EventRecord]:
         check_job_id(job_id)
-        with self._read() as session:
+        with self.reading() as session:
             rows = session.scalars(select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.id))
             return [EventRecord._from_row(row) for row in rows]
 
@@ -424,7 +426,7 @@ class JobStore:
         query = update(Job).where(Job.id == job_id, Job.status == source.value)
         if attempt is not None:
             query = query.where(Job.attempt == attempt)
-        with self._write() as session:
+        with self.writing() as session:
             result = session.execute(query.values(**changes).execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 return False
@@ -447,7 +449,7 @@ class JobStore:
             query = query.where(Job.status == parse_status(status).value)
         if attempt is not None:
             query = query.where(Job.attempt == attempt)
-        with self._write() as session:
+        with self.writing() as session:
             if values:
                 matched = session.execute(query.values(**values).execution_options(synchronize_session=False))
                 if matched.rowcount != 1:
@@ -463,7 +465,7 @@ class JobStore:
         check_job_id(job_id)
         now = now or utcnow()
         active = [s.value for s in JobStatus if s not in TERMINAL]
-        with self._write() as session:
+        with self.writing() as session:
             result = session.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.cancel_requested_at.is_(None), Job.status.in_(active))
@@ -492,7 +494,7 @@ class JobStore:
         query = update(Job).where(Job.id == job_id, Job.status == RUNNING.value)
         if attempt is not None:
             query = query.where(Job.attempt == attempt)
-        with self._write() as session:
+        with self.writing() as session:
             result = session.execute(query.values(**values).execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 return None

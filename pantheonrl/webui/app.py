@@ -1,0 +1,95 @@
+"""The application factory: one data dir (``jobs.sqlite`` with the job and account tables, ``runs/``, the secret
+key), the embedded local job backend, and the security settings of docs/web.md section 4."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+
+from pantheonrl.jobs import DataRoot, JobStore, LocalBackend
+from pantheonrl.webui.accounts import AccountStore
+from pantheonrl.webui.metrics import MetricsReader
+from pantheonrl.webui.ratelimit import LoginLimiter
+from pantheonrl.webui.settings import DEFAULT_SESSION_HOURS, load_secret_key, trusted_hosts
+
+__all__ = ["WebState", "create_app"]
+
+MAX_REQUEST_BYTES = 1 << 20  # JSON configs and forms; there is no upload route
+
+
+@dataclass
+class WebState:
+    """What the routes share (``app.extensions["pantheonrl"]``)."""
+
+    root: DataRoot
+    store: JobStore
+    backend: LocalBackend
+    accounts: AccountStore
+    limiter: LoginLimiter
+    metrics: MetricsReader
+
+    def close(self) -> None:
+        """Stop the embedded dispatcher (running jobs go on in their own process groups) and close the database."""
+        self.backend.stop()
+        self.store.close()
+
+
+def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start_backend: bool = True,
+               secret_key: str | None = None, host: str = "127.0.0.1", session_hours: float = DEFAULT_SESSION_HOURS,
+               secure_cookies: bool = False, max_workers: int | None = None, db_url: str | None = None,
+               limiter: LoginLimiter | None = None, config: dict[str, Any] | None = None) -> Flask:
+    """The dashboard for ``data_dir``.
+
+    :param testing: Flask's TESTING (allows a short or default ``secret_key``).
+    :param start_backend: start the local dispatcher thread (the embedded backend); tests drive it themselves.
+    :param secret_key: the key (default: ``PANTHEONRL_SECRET_KEY`` or ``DATA_DIR/secret_key``), checked.
+    :param host: the address served (its names make ``TRUSTED_HOSTS``).
+    :param session_hours: how long a login lasts.
+    :param secure_cookies: send cookies over HTTPS only (set behind HTTPS).
+    :param max_workers: training processes at once (default half the cores).
+    :param db_url: the job database (default ``DATA_DIR/jobs.sqlite``).
+    :param limiter: the failed-login limiter (default 5 per name, 30 per address per 15 min).
+    :param config: more Flask settings.
+    """
+    from pantheonrl.webui import api, auth, errors, pages, security
+    from pantheonrl.webui.settings import check_secret_key
+
+    root = DataRoot(data_dir, db_url)
+    key = check_secret_key(secret_key, testing=testing) if secret_key is not None else \
+        load_secret_key(root.path, testing=testing)
+    app = Flask("pantheonrl.webui", static_folder="static", template_folder="templates")
+    app.config.update(
+        SECRET_KEY=key,
+        TESTING=testing,
+        DEBUG=False,
+        SESSION_COOKIE_NAME="session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=session_hours),
+        WTF_CSRF_TIME_LIMIT=int(session_hours * 3600),
+        WTF_CSRF_SSL_STRICT=True,
+        TRUSTED_HOSTS=trusted_hosts(host),
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        JSON_SORT_KEYS=False,
+        SEND_FILE_MAX_AGE_DEFAULT=300,
+    )
+    app.config.update(config or {})
+    store = JobStore(root.db_url)
+    backend = LocalBackend(root, store, max_workers=max_workers)
+    state = WebState(root=root, store=store, backend=backend, accounts=AccountStore(store),
+                     limiter=limiter or LoginLimiter(), metrics=MetricsReader())
+    app.extensions["pantheonrl"] = state
+    app.jinja_env.autoescape = True
+    security.install(app)
+    errors.install(app)
+    auth.install(app)
+    app.register_blueprint(api.api_bp)
+    app.register_blueprint(pages.pages_bp)
+    if start_backend:
+        backend.start()
+    return app
