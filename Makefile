@@ -1,12 +1,16 @@
-# The two set-up commands of the README: `make demo` (the main job) and `make test` (the whole suite).
+# The two set-up commands of the README: `make dashboard` (the web dashboard at http://127.0.0.1:5000) and
+# `make test` (the whole suite); `make demo` runs a short training script.
 # Each prepares .venv first (scripts/setup-venv.sh is idempotent and fast when nothing changed).
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test lint bench bench-quick clean
+.PHONY: setup dashboard demo test lint bench bench-quick clean
 
 setup:
 	bash scripts/setup-venv.sh
+
+dashboard:
+	bash scripts/dashboard.sh
 
 demo: setup
 	$(PY) examples/quickstart.py

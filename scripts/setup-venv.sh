@@ -16,7 +16,7 @@ fi
 # torch first, pinned to the CPU build; the constraint makes a missing CPU wheel an error instead of a
 # multi-GB CUDA download. Elsewhere, install torch yourself first (README) and skip the constraint.
 "$VENV/bin/python" -m pip install --quiet -c constraints-cpu.txt "torch==2.13.0"
-"$VENV/bin/python" -m pip install --quiet -c constraints-cpu.txt -e ".[dev]"
+"$VENV/bin/python" -m pip install --quiet -c constraints-cpu.txt -e ".[dev,ray]"
 # pettingzoo's extras want pygame-ce; keep it the provider of `import pygame` (docs/stack.md, section 4).
 "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "pygame-ce==2.5.8"
 echo "$want" > "$STAMP"
