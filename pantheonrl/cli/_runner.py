@@ -603,8 +603,10 @@ class Session:
         run_cb = RunCallback(self, cfg.checkpoint_every)
         started = time.time()
         interrupted = False
-        try:
-            with self._signals():
+        # SIGTERM stays a cooperative stop through the final checkpoint too, so that a stop arriving while it is
+        # written (a cancel escalating) cannot kill the process before the run's end is saved
+        with self._signals():
+            try:
                 if self.trainer is not None:
                     self._learn_shared(remaining, run_cb)
                 else:
@@ -612,12 +614,12 @@ class Session:
                     self.ego._last_obs = None  # a loaded model starts from fresh games
                     self.ego.learn(remaining, callback=callbacks, progress_bar=cfg.progress, tb_log_name="ego",
                                    reset_num_timesteps=not self.continued)
-        except KeyboardInterrupt:
-            interrupted = True
-            self.stop_reason = "interrupted (Ctrl-C)"
-        wall = time.time() - started
-        if cfg.checkpoint_every or self.stop_reason:
-            self.write_checkpoint()
+            except KeyboardInterrupt:
+                interrupted = True
+                self.stop_reason = "interrupted (Ctrl-C)"
+            wall = time.time() - started
+            if cfg.checkpoint_every or self.stop_reason:
+                self.write_checkpoint()
         for logger in self._loggers:
             with contextlib.suppress(Exception):
                 logger.close()

@@ -7,7 +7,8 @@ training as separate processes (docs/web.md section 2, docs/design.md section 8)
 >>> backend.start()                                                  # doctest: +SKIP
 
 The names that need SQLAlchemy (the ``web`` extra) are imported on first use, so ``pantheonrl train`` works
-without it.
+without it; ``RayBackend`` (and ``pantheonrl.jobs.ray_crossplay``) import Ray, the ``ray`` extra, only when they talk
+to a cluster.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _LAZY = {
     "DataRoot": "dataroot",
     "JobBackend": "backend",
     "LocalBackend": "local",
+    "RayBackend": "ray_backend",
     "default_max_workers": "local",
     "reconcile": "reconciler",
     "Outcome": "reconciler",
@@ -60,6 +62,7 @@ __all__ = [
     "LocalBackend",
     "Outcome",
     "ProcessRef",
+    "RayBackend",
     "RunInUseError",
     "SubmitTokenReusedError",
     "check_job_id",

@@ -8,6 +8,7 @@ holds. Every method that names a job takes an optional ``owner_id``: given, anot
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,3 +46,32 @@ class JobBackend(abc.ABC):
     def list(self, *, owner_id: Any = None, status: str | JobStatus | None = None,
              limit: int | None = None) -> list[JobRecord]:
         """Jobs, newest first."""
+
+    # ------------------------------------------------------------------ the dispatcher thread
+    #: the dispatcher thread's name, and the seconds between its steps
+    thread_name: str = "pantheonrl-dispatcher"
+    interval_s: float = 1.0
+    _thread: threading.Thread | None = None
+    _stop: threading.Event | None = None
+
+    @abc.abstractmethod
+    def serve(self, stop: threading.Event, interval: float) -> None:
+        """Dispatch every ``interval`` seconds until ``stop`` is set."""
+
+    def start(self, interval: float | None = None) -> threading.Thread:
+        """Run :meth:`serve` in a background thread (the embedded dispatcher of the web server)."""
+        if self._thread is not None and self._thread.is_alive():
+            return self._thread
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.serve, args=(self._stop, interval or self.interval_s),
+                                        name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop the background dispatcher (the jobs keep running)."""
+        if self._stop is not None:
+            self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

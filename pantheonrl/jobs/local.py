@@ -91,8 +91,6 @@ class LocalBackend(JobBackend):
         self.python = python
         self.actor = f"dispatcher@{socket.gethostname()}:{os.getpid()}"
         self._children: dict[int, tuple[str, subprocess.Popen, int]] = {}  # pid -> (job id, process, attempt)
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
 
     # -------------------------------------------------------------------- the backend interface
     def submit(self, owner_id: Any, kind: str, config: Mapping[str, Any], submit_token: str | None = None, *,
@@ -291,23 +289,6 @@ class LocalBackend(JobBackend):
             except Exception:  # a locked or unreachable database must not end the dispatcher
                 log.exception("dispatcher step failed; retrying")
             stop.wait(interval)
-
-    def start(self, interval: float = 1.0) -> threading.Thread:
-        """Run :meth:`serve` in a background thread (the embedded dispatcher of the web server)."""
-        if self._thread is not None and self._thread.is_alive():
-            return self._thread
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.serve, args=(self._stop, interval), name="pantheonrl-dispatcher",
-                                        daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop the background dispatcher (the jobs keep running)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
     def children(self) -> dict[int, str]:
         """Pid -> job id of the processes this dispatcher started and has not reaped yet."""
