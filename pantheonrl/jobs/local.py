@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from pantheonrl.jobs.reconciler import DEFAULT_STALE_AFTER_S, end_lost_job, reco
 from pantheonrl.jobs.states import CANCELLED, FAILED, INTERRUPTED, QUEUED, RUNNING, JobStatus
 from pantheonrl.jobs.store import DEFAULT_MAX_ATTEMPTS, JobRecord, JobStore, new_job_id, utcnow
 
-__all__ = ["ENV_ALLOWLIST", "KINDS", "LocalBackend", "default_max_workers"]
+__all__ = ["ENV_ALLOWLIST", "KINDS", "LocalBackend", "default_max_workers", "request_stop"]
 
 log = logging.getLogger("pantheonrl.jobs")
 
@@ -52,6 +52,34 @@ _PATH_FIELDS = ("run_dir", "tensorboard_log", "ego_save", "alt_save", "record")
 def default_max_workers() -> int:
     """Half the cores, at least 1."""
     return max(1, (os.cpu_count() or 1) // 2)
+
+
+def request_stop(store: JobStore, root: DataRoot, job_id: str, by: str, now: dt.datetime, *,
+                 on_waiting: Callable[[JobRecord], Any] | None = None,
+                 on_running: Callable[[JobRecord], Any] | None = None) -> JobRecord:
+    """Record ``by``'s cancel request; a QUEUED or INTERRUPTED job ends CANCELLED now (``on_waiting`` runs first),
+    a RUNNING one gets ``runs/<id>/STOP`` (then ``on_running``). Returns the record after it."""
+    from pantheonrl.config import atomic_write_text
+
+    job = store.request_cancel(job_id, by, now=now)
+    for _ in range(5):  # the job may move under us (e.g. QUEUED -> RUNNING): act on what it is now
+        if job.status in (QUEUED, INTERRUPTED):
+            if on_waiting is not None:
+                on_waiting(job)
+            when = "before it started" if job.status is QUEUED else "while it waited to resume"
+            if store.transition(job.id, job.status, CANCELLED, actor=str(by), now=now,
+                                reason=f"cancelled by {job.cancel_requested_by} {when}"):
+                break
+        elif job.status is RUNNING:
+            atomic_write_text(root.run_dir(job.id) / STOP_FILE,
+                              f"cancel requested by {job.cancel_requested_by} at {now.isoformat()}\n")
+            if on_running is not None:
+                on_running(job)
+            break
+        else:
+            break
+        job = store.get(job_id)
+    return store.get(job_id)
 
 
 class LocalBackend(JobBackend):
@@ -136,25 +164,8 @@ class LocalBackend(JobBackend):
     def cancel(self, job_id: str, by: str, *, owner_id: Any = None, now: dt.datetime | None = None) -> JobRecord:
         """Record the request and create ``runs/<id>/STOP``: a queued or interrupted job ends CANCELLED now, a running
         one stops at its next step check after a final checkpoint (escalation in :meth:`escalate`)."""
-        from pantheonrl.config import atomic_write_text
-
         self.store.get(job_id, owner_id=owner_id)
-        now = now or utcnow()
-        job = self.store.request_cancel(job_id, by, now=now)
-        for _ in range(5):  # the job may move under us (e.g. QUEUED -> RUNNING): act on what it is now
-            if job.status in (QUEUED, INTERRUPTED):
-                when = "before it started" if job.status is QUEUED else "while it waited to resume"
-                if self.store.transition(job.id, job.status, CANCELLED, actor=str(by), now=now,
-                                         reason=f"cancelled by {job.cancel_requested_by} {when}"):
-                    break
-            elif job.status is RUNNING:
-                atomic_write_text(self.root.run_dir(job.id) / STOP_FILE,
-                                  f"cancel requested by {job.cancel_requested_by} at {now.isoformat()}\n")
-                break
-            else:
-                break
-            job = self.store.get(job_id)
-        return self.store.get(job_id)
+        return request_stop(self.store, self.root, job_id, by, now or utcnow())
 
     # -------------------------------------------------------------------- dispatching
     def command(self, job: JobRecord) -> list[str]:

@@ -44,7 +44,7 @@ from typing import Any
 from pantheonrl.errors import ConfigError
 from pantheonrl.jobs.backend import JobBackend
 from pantheonrl.jobs.dataroot import DataRoot
-from pantheonrl.jobs.local import ENV_ALLOWLIST, LOG_FILE, STOP_FILE, LocalBackend, _last_line, _tail
+from pantheonrl.jobs.local import ENV_ALLOWLIST, LOG_FILE, LocalBackend, _last_line, _tail, request_stop
 from pantheonrl.jobs.reconciler import DEFAULT_STALE_AFTER_S, end_lost_job, settle_interrupted
 from pantheonrl.jobs.states import CANCELLED, INTERRUPTED, QUEUED, RUNNING, JobStatus
 from pantheonrl.jobs.store import DEFAULT_MAX_ATTEMPTS, JobRecord, JobStore, check_job_id, utcnow
@@ -197,29 +197,18 @@ class RayBackend(JobBackend):
     def cancel(self, job_id: str, by: str, *, owner_id: Any = None, now: dt.datetime | None = None) -> JobRecord:
         """Record the request; a queued job is stopped in Ray and ends CANCELLED now, a running one gets the
         ``STOP`` file (cooperative: final checkpoint, CANCELLED) and ``stop_job`` after ``grace_s``."""
-        from pantheonrl.config import atomic_write_text
-
         self.store.get(job_id, owner_id=owner_id)
         now = now or utcnow()
-        job = self.store.request_cancel(job_id, by, now=now)
-        for _ in range(5):  # the job may move under us (QUEUED -> RUNNING when Ray starts it)
-            if job.status in (QUEUED, INTERRUPTED):
-                if job.status is QUEUED:
-                    self._stop_in_ray(job, f"cancel requested by {job.cancel_requested_by} before it started")
-                when = "before it started" if job.status is QUEUED else "while it waited to resume"
-                if self.store.transition(job.id, job.status, CANCELLED, actor=str(by), now=now,
-                                         reason=f"cancelled by {job.cancel_requested_by} {when}"):
-                    break
-            elif job.status is RUNNING:
-                atomic_write_text(self.root.run_dir(job.id) / STOP_FILE,
-                                  f"cancel requested by {job.cancel_requested_by} at {now.isoformat()}\n")
-                if self.grace_s <= 0:
-                    self.escalate(now)
-                break
-            else:
-                break
-            job = self.store.get(job_id)
-        return self.store.get(job_id)
+
+        def on_waiting(job: JobRecord) -> None:
+            if job.status is QUEUED:
+                self._stop_in_ray(job, f"cancel requested by {job.cancel_requested_by} before it started")
+
+        def on_running(job: JobRecord) -> None:
+            if self.grace_s <= 0:
+                self.escalate(now)
+
+        return request_stop(self.store, self.root, job_id, by, now, on_waiting=on_waiting, on_running=on_running)
 
     # -------------------------------------------------------------------- Ray
     def command(self, job: JobRecord) -> list[str]:
