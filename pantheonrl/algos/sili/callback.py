@@ -16,21 +16,33 @@ class SILICallback(BaseCallback):
     interaction pairs from the wrapper's FIFO (Gumbel-softmax is used only here). The stability weight follows the
     wrapper's :class:`~pantheonrl.algos.sili.shaping.BetaSchedule`, which counts finished interactions.
 
-    :attr:`losses` holds the mean decoder loss of each rollout's updates.
+    :param every: train only once at least this many interactions have finished since the last training (None:
+        after every rollout). Off-policy algorithms such as SAC end a "rollout" after every env step, so
+        :class:`~pantheonrl.algos.sili.SILI` passes 50 for them (section 5.3's PPO rollouts hold 50 interactions).
+
+    :attr:`losses` holds the mean decoder loss of each training's updates.
     """
 
     def __init__(
-        self, wrapper: LatentStrategyVecWrapper, *, updates: int = 50, batch_size: int = 16, seed: int | None = None
+        self,
+        wrapper: LatentStrategyVecWrapper,
+        *,
+        updates: int = 50,
+        batch_size: int = 16,
+        every: int | None = None,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(wrapper, LatentStrategyVecWrapper):
             raise ConfigError(f"wrapper must be a LatentStrategyVecWrapper, got {type(wrapper).__name__}")
-        for name, value in (("updates", updates), ("batch_size", batch_size)):
+        for name, value in (("updates", updates), ("batch_size", batch_size), ("every", every or 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be an integer >= 1, got {value!r}")
         self.wrapper = wrapper
         self.updates = updates
         self.batch_size = batch_size
+        self.every = every
+        self._trained_at = 0  # finished interactions at the last training
         self.rng = np.random.default_rng(seed)
         self.losses: list[float] = []
 
@@ -50,6 +62,10 @@ class SILICallback(BaseCallback):
         return self.losses[-1]
 
     def _on_rollout_end(self) -> None:
+        done = self.wrapper.n_interactions
+        if self.every is not None and done - self._trained_at < self.every:
+            return
+        self._trained_at = done
         loss = self.train_latent()
         if loss is not None:
             self.logger.record("sili/decoder_loss", loss)

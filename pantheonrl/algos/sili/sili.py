@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from pantheonrl.algos.sili.callback import SILICallback
 from pantheonrl.algos.sili.latent import LatentStrategyModel
@@ -53,6 +54,8 @@ class SILI:
         encoder gets no training signal and the latent carries nothing.
     :param latent_lr: Adam's learning rate for the latent model (the paper: 1e-4).
     :param latent_updates: the latent model's Adam steps after each rollout.
+    :param latent_every: train the latent model once this many interactions have finished since the last time
+        (default: after every rollout of an on-policy algorithm, every 50 interactions for an off-policy one).
     :param batch_size: consecutive interaction pairs per latent-model step (the paper: 16).
     :param buffer_size: how many recent interaction pairs the latent model trains on (~500).
     :param info_keys: the game's final-step ``info`` entries to record in :attr:`history`.
@@ -80,6 +83,7 @@ class SILI:
         predict_next_state: bool = True,
         latent_lr: float = 1e-4,
         latent_updates: int = 50,
+        latent_every: int | None = None,
         batch_size: int = 16,
         buffer_size: int = 500,
         info_keys: Sequence[str] = (),
@@ -130,7 +134,11 @@ class SILI:
         )
         kwargs = {"verbose": 0, **dict(algo_kwargs or {})}
         self.model: BaseAlgorithm = algo_cls("MlpPolicy", self.wrapper, seed=seed, device=device, **kwargs)
-        self.callback = SILICallback(self.wrapper, updates=latent_updates, batch_size=batch_size, seed=seed)
+        if latent_every is None and isinstance(self.model, OffPolicyAlgorithm):
+            latent_every = 50  # an off-policy "rollout" is one env step
+        self.callback = SILICallback(
+            self.wrapper, updates=latent_updates, batch_size=batch_size, every=latent_every, seed=seed
+        )
 
     @property
     def history(self) -> list[dict[str, Any]]:
