@@ -31,7 +31,16 @@ import torch as th
 from gymnasium import spaces
 from torch import nn
 
-from pantheonrl.algos.lowrank.tabular import _counts_of, _int, _nonneg_float, _valid, count_matrix, partner_tensor
+from pantheonrl.algos.lowrank.tabular import (
+    _counts_of,
+    _int,
+    _nonneg_float,
+    _pos_float,
+    _seed,
+    _valid,
+    count_matrix,
+    partner_tensor,
+)
 from pantheonrl.algos.modular.policies import ModularPolicy, marginal_loss
 from pantheonrl.errors import ConfigError
 
@@ -41,19 +50,6 @@ _MASKED = -1e4  # a finite "minus infinity" for invalid arms: exp underflows to 
 
 
 # ----------------------------------------------------------------------------------------------------- checks
-
-
-def _pos_float(value: Any, name: str, hint: str = "") -> float:
-    value = _nonneg_float(value, name, hint)
-    if value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {value!r}{hint}")
-    return value
-
-
-def _seed(seed: Any) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-        raise ConfigError(f"seed must be an integer or None, got {seed!r}")
-    return None if seed is None else int(seed)
 
 
 def _layers(value: Any, name: str, example: str) -> list[int]:

@@ -39,7 +39,7 @@ from stable_baselines3.common.preprocessing import preprocess_obs
 from stable_baselines3.common.utils import get_device
 from torch import nn
 
-from pantheonrl.algos.lowrank.tabular import LowRankBasis
+from pantheonrl.algos.lowrank.tabular import LowRankBasis, _pos_float, _seed
 from pantheonrl.artifacts import ArtifactError, space_from_json, space_to_json
 from pantheonrl.common.trajsaver import MultiTransitions, SimultaneousTransitions, TransitionsMinimal
 from pantheonrl.errors import ConfigError
@@ -60,14 +60,6 @@ def _int(value: Any, name: str, minimum: int = 1, hint: str = "") -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value}{hint}")
     return int(value)
-
-
-def _pos_float(value: Any, name: str, hint: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not np.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}{hint}")
-    if value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {value!r}{hint}")
-    return float(value)
 
 
 def _dims(dims: Any, size: int, name: str = "dims") -> list[int] | None:
@@ -224,8 +216,7 @@ class LowRankPolicy(nn.Module):
         if isinstance(hidden, int | str) or not isinstance(hidden, Sequence):
             raise ConfigError(f"hidden must be a sequence of layer sizes such as (64, 64) or (), got {hidden!r}")
         self.hidden = tuple(_int(h, "hidden layer size", hint=f" in hidden={tuple(hidden)!r}") for h in hidden)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-            raise ConfigError(f"seed must be an integer or None, got {seed!r}")
+        seed = _seed(seed)
         self.obs_mean = self._norm_values(obs_mean, "obs_mean", positive=False)
         self.obs_std = self._norm_values(obs_std, "obs_std", positive=True)
         # not in the state_dict (they are constructor arguments, kept by config()), so old files still load

@@ -78,6 +78,21 @@ def _nonneg_float(value: Any, name: str, hint: str = "") -> float:
     return float(value)
 
 
+def _pos_float(value: Any, name: str, hint: str = "") -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not np.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number > 0, got {value!r}{hint}")
+    if value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value!r}{hint}")
+    return float(value)
+
+
+def _seed(seed: Any) -> int | None:
+    """A seed: an integer or None."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise ConfigError(f"seed must be an integer or None, got {seed!r}")
+    return None if seed is None else int(seed)
+
+
 def _array(value: Any, name: str, ndim: int, what: str) -> np.ndarray:
     try:
         arr = np.asarray(value, dtype=float)
