@@ -19,7 +19,7 @@ from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from pantheonrl.algos.sili.callback import SILICallback
 from pantheonrl.algos.sili.latent import LatentStrategyModel
 from pantheonrl.algos.sili.shaping import BetaSchedule
-from pantheonrl.algos.sili.wrapper import LatentStrategyVecWrapper, flat_action_size
+from pantheonrl.algos.sili.wrapper import LatentStrategyVecWrapper, flat_action_size, flat_obs_size
 from pantheonrl.errors import ConfigError, unknown_choice
 from pantheonrl.registry import ALGORITHMS
 
@@ -113,9 +113,8 @@ class SILI:
                 )
         self.latent_model = None
         if variant != "none":
-            obs_space = self.venv.observation_space
             self.latent_model = LatentStrategyModel(
-                int(sum(obs_space.shape)) if isinstance(obs_space, gym.spaces.Box) else 0,
+                flat_obs_size(self.venv.observation_space),
                 flat_action_size(self.venv.action_space),
                 horizon,
                 latent_dim,

@@ -39,7 +39,17 @@ from pantheonrl.algos.sili.latent import LatentStrategyModel
 from pantheonrl.algos.sili.shaping import BetaSchedule, shaped_reward, stability_reward
 from pantheonrl.errors import ConfigError
 
-__all__ = ["LatentStrategyVecWrapper", "flat_action_size"]
+__all__ = ["LatentStrategyVecWrapper", "flat_action_size", "flat_obs_size"]
+
+
+def flat_obs_size(space: spaces.Space) -> int:
+    """The size of one observation: SILI appends the latent to a flat ``Box``."""
+    if not isinstance(space, spaces.Box) or len(space.shape) != 1:
+        raise ConfigError(
+            f"SILI needs a flat Box observation space (the latent is appended to it), got {space}; "
+            "flatten the observation with gymnasium.wrappers.FlattenObservation"
+        )
+    return int(space.shape[0])
 
 
 def flat_action_size(space: spaces.Space) -> int:
@@ -73,12 +83,7 @@ class LatentStrategyVecWrapper(VecEnvWrapper):
         continuing: bool = True,
     ) -> None:
         obs_space = venv.observation_space
-        if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
-            raise ConfigError(
-                f"SILI needs a flat Box observation space (the latent is appended to it), got {obs_space}; "
-                "flatten the observation with gymnasium.wrappers.FlattenObservation"
-            )
-        self.obs_dim = int(obs_space.shape[0])
+        self.obs_dim = flat_obs_size(obs_space)
         self.act_dim = flat_action_size(venv.action_space)
         if model is not None:
             if not isinstance(model, LatentStrategyModel):
