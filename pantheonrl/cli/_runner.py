@@ -188,12 +188,18 @@ class RunCallback(BaseCallback):
             done = self.model.num_timesteps
             self._next = (done // self.every + 1) * self.every
 
+    def _rollout_ends_here(self) -> bool:
+        """This step fills an on-policy learner's rollout: SB3 then trains on it and logs it, and ``learn()`` ends
+        by itself at the target (stopping here would drop the last update and its progress row)."""
+        n_steps, n_rollout = self.locals.get("n_steps"), self.locals.get("n_rollout_steps")
+        return isinstance(n_steps, int) and isinstance(n_rollout, int) and n_steps + 1 >= n_rollout
+
     def _on_step(self) -> bool:
         n = self.model.num_timesteps
         if self.every and n >= self._next:
             self.session.write_checkpoint()
             self._next = (n // self.every + 1) * self.every
-        if self.session.stop_at is not None and n >= self.session.stop_at:
+        if self.session.stop_at is not None and n >= self.session.stop_at and not self._rollout_ends_here():
             return False  # exactly the target, even when resumed from a checkpoint taken mid-rollout
         now = time.monotonic()
         if now - self._last_check >= 1.0:

@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+import zipfile
 
 import pytest
 
@@ -45,6 +46,22 @@ def test_a_job_runs_to_succeeded(make_backend, root):
     assert "trained to 500 timesteps" in backend.logs(job.id)
     assert "--job-id" in (run / "command.txt").read_text()
     assert _transitions(backend, job.id) == [("QUEUED", "RUNNING"), ("RUNNING", "SUCCEEDED")]
+
+
+def test_a_target_on_the_rollout_grid_trains_and_logs_the_last_rollout(make_backend, root):
+    """512 steps of 64-step rollouts: all 8 rollouts are trained on and logged (the job's exact stop must not cut
+    the last one, which ends at the target)."""
+    import csv
+
+    backend = make_backend(max_workers=1)
+    job = drive(backend, backend.submit("alice", "train", tiny_config(512)).id)
+    assert job.status is JobStatus.SUCCEEDED and job.steps_done == 512
+    assert job.last_metrics["time/total_timesteps"] == 512  # the row SB3 logs before the 8th update
+    with zipfile.ZipFile(root.run_dir(job.id) / "agents" / "ego" / "model.zip") as saved:
+        assert json.loads(saved.read("data"))["_n_updates"] == 8 * 10  # 8 rollouts x 10 epochs, the last included
+    with open(root.run_dir(job.id) / "progress.csv", newline="") as handle:
+        steps = [int(float(row["time/total_timesteps"])) for row in csv.DictReader(handle)]
+    assert steps == list(range(64, 513, 64))
 
 
 @pytest.mark.parametrize("damage", [False, True], ids=["sigkill", "sigkill-damaged-newest"])
