@@ -51,6 +51,7 @@ __all__ = [
     "AgentRegistry",
     "ArtifactError",
     "BrokenArtifact",
+    "agreed_setting",
     "load_agent",
     "load_policy",
     "read_artifact",
@@ -682,6 +683,12 @@ def load_agent(path: str | os.PathLike[str], *, env: Any = None, device: Any = "
     artifact = verify_artifact(path)
     algo_cls = ALGORITHMS.get(artifact.algorithm)
     return algo_cls.load(artifact.path / MODEL_FILE, env=env, device=device, **kwargs)
+
+
+def agreed_setting(artifacts: list[AgentArtifact], key: str, default: Any) -> Any:
+    """The training config value ``key`` all ``artifacts`` share (e.g. ``framestack``), else ``default``."""
+    values = [a.metadata.get("config", {}).get(key, default) for a in artifacts]
+    return values[0] if values and all(v == values[0] for v in values) else default
 
 
 def load_policy(path: str | os.PathLike[str], *, device: Any = "cpu") -> Any:

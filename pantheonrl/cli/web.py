@@ -1,4 +1,4 @@
-"""``pantheonrl web init|add-user|serve``: the dashboard's data dir, its accounts and its server (docs/web.md 4).
+"""``pantheonrl web init|add-user|rotate-key|serve``: the dashboard's data dir, accounts and server (docs/web.md 4).
 
 Everything is non-interactive: passwords come from files (never from the command line, where other users could
 read them in the process list), a new API token goes to a file created with mode 0600.
@@ -20,7 +20,8 @@ EPILOG = """\
 commands:
   init      --data-dir DIR --admin NAME --password-file FILE   the database, a random secret key, the first admin
   add-user  --data-dir DIR NAME --password-file FILE [--token-file FILE]
-  serve     --data-dir DIR [--host 127.0.0.1] [--port 5000] [--dev]
+  rotate-key --data-dir DIR   (a new secret key; sessions signed with the old one stay valid until they expire)
+  serve     --data-dir DIR [--host 127.0.0.1] [--port 5000] [--backend local|ray --ray-address URL] [--dev]
 
 examples:
   pantheonrl web init --data-dir data --admin alice --password-file alice.pw
@@ -52,6 +53,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     add.add_argument("--admin", action="store_true", help="make the user an admin")
     add_common(add)
 
+    rotate = sub.add_parser("rotate-key", help="replace the secret key (the old one keeps existing sessions valid)")
+    rotate.add_argument("--data-dir", required=True, metavar="DIR")
+    add_common(rotate)
     serve = sub.add_parser("serve", help="serve the dashboard (gunicorn, one worker; the job dispatcher inside)")
     serve.add_argument("--data-dir", required=True, metavar="DIR")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1; anything else only behind "
@@ -61,6 +65,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="training jobs at once (default half the cores)")
     serve.add_argument("--session-hours", type=float, default=12.0, metavar="H", help="login lifetime (12)")
     serve.add_argument("--https", action="store_true", help="served behind HTTPS: Secure cookies")
+    serve.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help="where jobs run: this machine (local, default) or an existing Ray cluster (ray)")
+    serve.add_argument("--ray-address", default=None, metavar="URL",
+                       help="the Ray cluster's dashboard (Jobs API) address, e.g. http://127.0.0.1:8265 (with "
+                            "--backend ray; it must see the data dir at the same path)")
     serve.add_argument("--dev", action="store_true", help="Flask's development server (no debugger, no reloader)")
     add_common(serve)
     p.set_defaults(func=run)
@@ -143,6 +152,16 @@ def _add_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rotate_key(args: argparse.Namespace) -> int:
+    from pantheonrl.webui.settings import MAX_PREVIOUS_KEYS, PREVIOUS_FILE, rotate_secret_key
+
+    path = rotate_secret_key(args.data_dir)
+    print(f"pantheonrl web: new secret key in {path}; the previous {MAX_PREVIOUS_KEYS} at most in "
+          f"{path.with_name(PREVIOUS_FILE)} keep existing sessions valid (delete that file to end them); restart "
+          f"the server to use it")
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     from pantheonrl.errors import ConfigError
     from pantheonrl.webui import create_app
@@ -158,12 +177,18 @@ def _serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"--data-dir {args.data_dir!r} does not exist; create it with 'pantheonrl web init "
                           f"--data-dir {args.data_dir} --admin NAME --password-file FILE'")
 
+    if (args.backend == "ray") != (args.ray_address is not None):
+        raise ConfigError("--backend ray needs --ray-address URL (the cluster's dashboard, e.g. "
+                          "http://127.0.0.1:8265), and --ray-address goes with --backend ray")
+
     def factory() -> Any:
         return create_app(args.data_dir, host=args.host, max_workers=args.max_workers,
-                          session_hours=args.session_hours, secure_cookies=args.https)
+                          session_hours=args.session_hours, secure_cookies=args.https, backend=args.backend,
+                          ray_address=args.ray_address)
 
-    # build it once here so that configuration errors (no secret key, ...) exit 2 before the server starts
-    probe = create_app(args.data_dir, host=args.host, start_backend=False, session_hours=args.session_hours)
+    # build it once here so that configuration errors (no secret key, no Ray, ...) exit 2 before the server starts
+    probe = create_app(args.data_dir, host=args.host, start_backend=False, session_hours=args.session_hours,
+                       backend=args.backend, ray_address=args.ray_address)
     probe.extensions["pantheonrl"].store.close()
     where = f"http://{args.host}:{args.port}"
     if args.dev:
@@ -184,6 +209,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     except ImportError as exc:  # pragma: no cover - the web extra is missing
         raise ConfigError(f"pantheonrl web needs the web extra ({exc}); pip install 'pantheonrl[web]'") from None
     if args.web_command is None:
-        print("pantheonrl web: give a command: init, add-user or serve (see pantheonrl web --help)", file=sys.stderr)
+        print("pantheonrl web: give a command: init, add-user, rotate-key or serve (see pantheonrl web --help)",
+              file=sys.stderr)
         return 2
-    return {"init": _init, "add-user": _add_user, "serve": _serve}[args.web_command](args)
+    return {"init": _init, "add-user": _add_user, "rotate-key": _rotate_key, "serve": _serve}[args.web_command](args)

@@ -76,12 +76,8 @@ def _names(artifacts: list[Any]) -> list[str]:
     return out
 
 
-def _agreed(artifacts: list[Any], key: str, default: Any) -> Any:
-    values = [a.metadata.get("config", {}).get(key, default) for a in artifacts]
-    return values[0] if all(v == values[0] for v in values) else default
-
-
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from pantheonrl.artifacts import agreed_setting
     from pantheonrl.eval import crossplay, plot_heatmap
 
     if args.episodes < 1:
@@ -100,11 +96,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if wrong:
         raise ConfigError(f"AGENT {wrong[0]!r} was trained on {artifacts[args.agents.index(wrong[0])].env_id}, not "
                           f"{env_id}; cross-play agents of one game")
-    framestack = args.framestack if args.framestack is not None else _agreed(artifacts, "framestack", 1)
+    framestack = args.framestack if args.framestack is not None else agreed_setting(artifacts, "framestack", 1)
     if framestack < 1:
         raise ConfigError(f"--framestack/-f {framestack} is out of range: give 1 (off) or more")
     env_config = (parse_json_option(args.env_config, "--env-config") if args.env_config is not None
-                  else _agreed(artifacts, "env_config", {}))
+                  else agreed_setting(artifacts, "env_config", {}))
     names = _names(artifacts)
     policies = {name: a.load_policy(device=args.device) for name, a in zip(names, artifacts)}
     agents = {name: (lambda p=policy: frozen_agent(p)) for name, policy in policies.items()}

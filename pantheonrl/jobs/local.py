@@ -24,19 +24,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pantheonrl.errors import ConfigError, unknown_choice
+from pantheonrl.errors import ConfigError
 from pantheonrl.jobs.backend import JobBackend
 from pantheonrl.jobs.dataroot import DataRoot
+from pantheonrl.jobs.kinds import job_kind
 from pantheonrl.jobs.process import ProcessRef
 from pantheonrl.jobs.reconciler import DEFAULT_STALE_AFTER_S, end_lost_job, reconcile, settle_interrupted
 from pantheonrl.jobs.states import CANCELLED, FAILED, INTERRUPTED, QUEUED, RUNNING, JobStatus
 from pantheonrl.jobs.store import DEFAULT_MAX_ATTEMPTS, JobRecord, JobStore, new_job_id, utcnow
 
-__all__ = ["ENV_ALLOWLIST", "KINDS", "LocalBackend", "default_max_workers", "request_stop"]
+__all__ = ["ENV_ALLOWLIST", "LocalBackend", "default_max_workers", "request_stop"]
 
 log = logging.getLogger("pantheonrl.jobs")
 
-KINDS = ("train",)
 LOG_FILE = "job.log"
 STOP_FILE = "STOP"
 # what a training process inherits from the server's environment (nothing else: no secrets, no LD_PRELOAD)
@@ -45,8 +45,6 @@ ENV_ALLOWLIST = (
     "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PANTHEONRL_AGENTS", "SDL_VIDEODRIVER",
     "XDG_CACHE_HOME", "MPLCONFIGDIR", "TORCH_HOME",
 )
-# config fields that name files: a job writes only into its own run folder
-_PATH_FIELDS = ("run_dir", "tensorboard_log", "ego_save", "alt_save", "record")
 
 
 def default_max_workers() -> int:
@@ -123,25 +121,17 @@ class LocalBackend(JobBackend):
     # -------------------------------------------------------------------- the backend interface
     def submit(self, owner_id: Any, kind: str, config: Mapping[str, Any], submit_token: str | None = None, *,
                max_attempts: int | None = None, group_id: str | None = None) -> JobRecord:
-        """Check ``config`` (a :class:`~pantheonrl.config.TrainConfig` or its dict), prepare ``runs/<id>/config.yml``
-        and queue the job; a repeated ``submit_token`` returns the owner's existing job."""
-        from pantheonrl.config import POPULATION, TrainConfig, dump_config
-
-        if kind not in KINDS:
-            raise ConfigError(unknown_choice("job kind", kind, KINDS))
-        cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
-        named = [name for name in _PATH_FIELDS if getattr(cfg, name, None) not in (None, "")]
-        if named:
-            raise ConfigError(f"{named[0]}: a job writes only into its own run folder, so {', '.join(named)} cannot "
-                              f"be set; remove {'it' if len(named) == 1 else 'them'} (the agents, logs and "
-                              f"checkpoints are in the job's folder)")
+        """Check ``config`` for the job ``kind`` (:data:`~pantheonrl.jobs.kinds.KINDS`: a training config, a
+        cross-play config), prepare ``runs/<id>/config.yml`` and queue the job; a repeated ``submit_token`` returns
+        the owner's existing job."""
+        prepared = job_kind(kind).prepare(config)
         job_id = new_job_id()
         run = self.root.run_dir(job_id)
         run.mkdir(parents=True)
         try:
-            dump_config(cfg.replace(run_dir=str(run)), run / "config.yml")
-            job = self.store.submit(owner_id, kind, cfg.to_dict(), submit_token, group_id=group_id,
-                                    steps_total=cfg.total_timesteps, resumable=cfg.ego != POPULATION,
+            prepared.write(run)
+            job = self.store.submit(owner_id, kind, prepared.config, submit_token, group_id=group_id,
+                                    steps_total=prepared.steps_total, resumable=prepared.resumable,
                                     max_attempts=max_attempts or self.max_attempts, backend=self.name, job_id=job_id)
         except BaseException:
             shutil.rmtree(run, ignore_errors=True)
@@ -171,9 +161,7 @@ class LocalBackend(JobBackend):
     def command(self, job: JobRecord) -> list[str]:
         """The training process's argument list: only server-generated values (the user's choices are in the
         config file)."""
-        run = self.root.run_dir(job.id)
-        return [self.python, "-m", "pantheonrl.cli", "train", "--config", str(run / "config.yml"), "--run-dir",
-                str(run), "--job-id", job.id, "--jobs-db", self.store.url_text]
+        return job_kind(job.kind).argv(self.python, self.root.run_dir(job.id), job.id, self.store.url_text, False)
 
     def environment(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in ENV_ALLOWLIST if key in os.environ}

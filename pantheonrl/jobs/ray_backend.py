@@ -39,11 +39,13 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pantheonrl.errors import ConfigError
 from pantheonrl.jobs.backend import JobBackend
 from pantheonrl.jobs.dataroot import DataRoot
+from pantheonrl.jobs.kinds import job_kind
 from pantheonrl.jobs.local import ENV_ALLOWLIST, LOG_FILE, LocalBackend, _last_line, _tail, request_stop
 from pantheonrl.jobs.reconciler import DEFAULT_STALE_AFTER_S, end_lost_job, settle_interrupted
 from pantheonrl.jobs.states import CANCELLED, INTERRUPTED, QUEUED, RUNNING, JobStatus
@@ -380,8 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         store.close()
     run = os.path.abspath(args.run_dir)
-    command = [sys.executable, "-m", "pantheonrl.cli", "train", "--config", os.path.join(run, "config.yml"),
-               "--run-dir", run, "--job-id", job_id, "--jobs-db", args.jobs_db]
+    command = job_kind(job.kind).argv(sys.executable, Path(run), job_id, args.jobs_db, True)
     with open(os.path.join(run, LOG_FILE), "ab") as out:
         out.write(f"--- attempt {args.attempt} on Ray ({args.submission_id}), {utcnow().isoformat()} ---\n".encode())
         out.flush()

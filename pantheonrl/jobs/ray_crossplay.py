@@ -3,7 +3,9 @@
 :func:`ray_crossplay` computes the same :class:`~pantheonrl.eval.CrossPlayResult` as
 ``pantheonrl.eval.crossplay`` over saved agents (each played as a frozen ``StaticPolicyAgent``, a new one per cell
 and seat): cell ``(i, j)`` in seat ``s`` plays ``episodes`` episodes seeded with ``cell_seed(seed, i, j, s)``, so
-the matrix does not depend on which worker ran which cell. Every task loads its two agents weights-only
+the matrix does not depend on which worker ran which cell. The cells are those of a cross-play job
+(:func:`pantheonrl.jobs.crossplay_job.run_cells`), which a job on the ``ray`` backend runs the same way. Every
+task loads its two agents weights-only
 (:func:`pantheonrl.artifacts.load_policy`: hash-checked ``policy.pt`` with ``torch.load(weights_only=True)``,
 nothing unpickled).
 
@@ -13,17 +15,14 @@ web server's process.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from pantheonrl.errors import ConfigError
 
-__all__ = ["crossplay_cell", "frozen_agents", "ray_crossplay"]
+__all__ = ["frozen_agents", "ray_crossplay"]
 
 
 def _agent_dirs(agent_dirs: Mapping[str, str | os.PathLike[str]] | Sequence[str | os.PathLike[str]],
@@ -60,33 +59,9 @@ def frozen_agents(agent_dirs: Mapping[str, str] | Sequence[str], env_id: str) ->
     return {name: (lambda p=policy: StaticPolicyAgent(p)) for name, policy in policies.items()}
 
 
-def crossplay_cell(env_id: str, dir_a: str, dir_b: str, i: int, j: int, seats: Sequence[int], episodes: int,
-                   seed: int, deterministic: bool | None) -> np.ndarray:
-    """The row agent's returns of cell ``(i, j)``: an array ``(len(seats), episodes)`` (the body of a Ray task)."""
-    import gymnasium as gym
-    import torch
-
-    import pantheonrl  # noqa: F401  (registers the games)
-    from pantheonrl.artifacts import load_policy
-    from pantheonrl.common.agents import StaticPolicyAgent
-    from pantheonrl.eval.crossplay import cell_seed
-    from pantheonrl.eval.rollout import play_episodes
-
-    torch.set_num_threads(1)
-    policy_a, policy_b = load_policy(dir_a), load_policy(dir_b)
-    returns = np.zeros((len(seats), episodes), dtype=np.float64)
-    for k, seat in enumerate(seats):
-        row, col = StaticPolicyAgent(policy_a), StaticPolicyAgent(policy_b)
-        players = [row, col] if seat == 0 else [col, row]
-        stats = play_episodes(lambda: gym.make(env_id), players, episodes, seed=cell_seed(seed, i, j, seat),
-                              deterministic=deterministic)
-        returns[k] = stats[seat].returns
-    return returns
-
-
 def ray_crossplay(env_id: str, agent_dirs: Mapping[str, str | os.PathLike[str]] | Sequence[str | os.PathLike[str]],
                   episodes: int, address: str | None = None, *, seed: int = 0, both_seats: bool = True,
-                  deterministic: bool | None = None, num_cpus: float = 1) -> Any:
+                  deterministic: bool | None = None) -> Any:
     """Every saved agent against every other (a square matrix), one Ray task per cell.
 
     :param env_id: a registered 2-player game, e.g. ``"RPS-v0"``.
@@ -96,46 +71,20 @@ def ray_crossplay(env_id: str, agent_dirs: Mapping[str, str | os.PathLike[str]] 
         the Ray job this runs in. An already connected process keeps its connection.
     :param seed: the run's seed, as in ``pantheonrl.eval.crossplay``.
     :param both_seats: play each pair in seat 0 and seat 1 (``False``: seat 0 only).
-    :param deterministic: passed to ``play_episodes`` (``None`` leaves the agents' own setting).
-    :param num_cpus: CPUs reserved per task.
+    :param deterministic: agents take their most likely action (``None``/``False``: they sample).
     :returns: a :class:`~pantheonrl.eval.CrossPlayResult` equal to the local computation.
     """
     import gymnasium as gym
 
     import pantheonrl  # noqa: F401
-    from pantheonrl.eval import CrossPlayResult
-    from pantheonrl.eval.rollout import check_deterministic, check_episodes, check_seed, make_game
-    from pantheonrl.jobs.ray_backend import import_ray
+    from pantheonrl.eval.rollout import check_deterministic, check_episodes, check_seed
+    from pantheonrl.jobs.crossplay_job import CrossPlayJobConfig, run_cells
 
     episodes = check_episodes(episodes)
     seed = check_seed(seed, allow_none=False)
     deterministic = check_deterministic(deterministic)
     if env_id not in gym.registry:
         raise ConfigError(f"unknown environment id {env_id!r}; pass a registered 2-player game such as 'RPS-v0'")
-    dirs = _agent_dirs(agent_dirs, env_id)
-    env, game = make_game(lambda: gym.make(env_id))
-    with contextlib.suppress(Exception):
-        env.close()
-    if game.n_players != 2:
-        raise ConfigError(f"cross-play needs a 2-player game; {env_id} has {game.n_players} players")
-    seats = [0, 1] if both_seats else [0]
-
-    ray = import_ray()
-    connected_here = not ray.is_initialized()
-    if connected_here:
-        ray.init(address=address or "auto", log_to_driver=False, configure_logging=False)
-    try:
-        task = ray.remote(num_cpus=num_cpus)(crossplay_cell)
-        names = list(dirs)
-        refs = {(i, j): task.remote(env_id, dirs[a], dirs[b], i, j, seats, episodes, seed, deterministic)
-                for i, a in enumerate(names) for j, b in enumerate(names)}
-        cells = dict(zip(refs, ray.get(list(refs.values()))))
-    finally:
-        if connected_here:
-            ray.shutdown()
-    returns = np.zeros((len(names), len(names), len(seats), episodes), dtype=np.float64)
-    for (i, j), cell in cells.items():
-        returns[i, j] = cell
-    metadata = {"env": env_id, "game": type(game).__name__, "seed": seed, "episodes": episodes,
-                "both_seats": bool(both_seats), "deterministic": deterministic, "square": True}
-    return CrossPlayResult(names, names, seats, returns, metadata)
+    cfg = CrossPlayJobConfig(rows=_agent_dirs(agent_dirs, env_id), env=env_id, episodes=episodes,
+                             both_seats=bool(both_seats), seed=seed, deterministic=bool(deterministic))
+    return run_cells(cfg.resolve(), use_ray=True, ray_address=address)

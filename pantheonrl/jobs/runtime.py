@@ -83,6 +83,8 @@ class JobRuntime:
         self.session: Any = None
         self.sink = MetricsSink()
         self.stop_reason: str | None = None  # why the job side asked training to stop
+        #: the job's progress when it has no training session (e.g. episodes played by a cross-play job)
+        self.count: Callable[[], int | None] | None = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()
 
@@ -131,6 +133,8 @@ class JobRuntime:
                 return
 
     def steps_done(self) -> int | None:
+        if self.count is not None:
+            return self.count()
         ego = getattr(self.session, "ego", None)
         return None if ego is None else int(ego.num_timesteps)
 
@@ -147,6 +151,13 @@ class JobRuntime:
         elif job.cancel_requested:
             self._request_stop(f"cancel requested by {job.cancel_requested_by}")
         return job
+
+    def stop_requested(self) -> str | None:
+        """Why the job should stop (a cancel read by the heartbeat, ``RUN/STOP``, a signal), or ``None``: for
+        job kinds without a training loop, which check it between units of work."""
+        if self.stop_reason is None and (self.run / STOP_FILE).exists():
+            self.stop_reason = f"{STOP_FILE} file"
+        return self.stop_reason
 
     def _request_stop(self, reason: str) -> None:
         if self.stop_reason is None:

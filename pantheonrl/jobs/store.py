@@ -365,9 +365,12 @@ class JobStore:
             return JobRecord._from_row(row)
 
     def list(self, *, owner_id: Any = None, status: str | JobStatus | None = None, backend: str | None = None,
-             limit: int | None = None, oldest_first: bool = False) -> list[JobRecord]:
-        """Jobs, newest first (``oldest_first``: in submission order), optionally one owner's / one status."""
+             limit: int | None = None, oldest_first: bool = False, group_id: str | None = None) -> list[JobRecord]:
+        """Jobs, newest first (``oldest_first``: in submission order), optionally one owner's / one status / one
+        group's (a population experiment)."""
         query = select(Job)
+        if group_id is not None:
+            query = query.where(Job.group_id == check_job_id(group_id))
         if owner_id is not None:
             query = query.where(Job.owner_id == str(owner_id))
         if status is not None:

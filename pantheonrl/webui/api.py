@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from pantheonrl.errors import ConfigError
-from pantheonrl.webui import userjobs
+from pantheonrl.webui import experiments, userjobs
 from pantheonrl.webui.auth import current_user, login_required
 from pantheonrl.webui.catalog import registry
 from pantheonrl.webui.openapi import openapi_document
@@ -52,13 +53,7 @@ def list_jobs() -> Any:
 @api_bp.post("/jobs")
 @login_required
 def submit_job() -> Any:
-    if not request.is_json:
-        return jsonify({"error": "Unsupported Media Type", "status": 415,
-                        "message": "send the training config as JSON (Content-Type: application/json)"}), 415
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ConfigError("the request body is not valid JSON; send a training config object, see "
-                          "/api/openapi.json for an example")
+    data = _json_body()
     job, created = userjobs.submit(current_user(), data, token=request.headers.get("Idempotency-Key"),
                                    label=request.args.get("label"))
     response = jsonify(userjobs.one_job(current_user(), job.id))
@@ -92,10 +87,55 @@ def cancel_job(job_id: str) -> Any:
     return jsonify(userjobs.one_job(current_user(), job.id))
 
 
+@api_bp.get("/jobs/<hex32:job_id>/crossplay")
+@login_required
+def job_crossplay(job_id: str) -> Any:
+    return jsonify(userjobs.crossplay_matrix(current_user(), job_id))
+
+
+@api_bp.get("/jobs/<hex32:job_id>/files/<name>")
+@login_required
+def job_file(job_id: str, name: str) -> Any:
+    return userjobs.send_job_file(current_user(), job_id, name)
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as JSON (Content-Type: application/json)")
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ConfigError("the request body is not valid JSON; see /api/openapi.json for an example")
+    return data
+
+
+@api_bp.post("/experiments")
+@login_required
+def submit_experiment() -> Any:
+    group, jobs, created = experiments.submit_experiment(current_user(), _json_body(),
+                                                         token=request.headers.get("Idempotency-Key"),
+                                                         label=request.args.get("label"))
+    response = jsonify({"group_id": group, "jobs": [userjobs.one_job(current_user(), j.id) for j in jobs]})
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"/api/experiments/{group}" if group else f"/api/jobs/{jobs[0].id}"
+    return response
+
+
+@api_bp.get("/experiments/<hex32:group_id>")
+@login_required
+def get_experiment(group_id: str) -> Any:
+    jobs = experiments.group_jobs(current_user(), group_id)
+    return jsonify({"group_id": group_id, "jobs": [userjobs.one_job(current_user(), j.id) for j in jobs]})
+
+
 @api_bp.get("/agents")
 @login_required
 def list_agents() -> Any:
-    return jsonify({"agents": userjobs.agents_of(current_user())})
+    job_id = request.args.get("job")
+    if job_id is not None:
+        from pantheonrl.jobs import check_job_id
+
+        check_job_id(job_id)
+    return jsonify({"agents": userjobs.agents_of(current_user(), job_id)})
 
 
 @api_bp.get("/agents/<hex32:job_id>/<kind>/download")

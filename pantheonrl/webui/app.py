@@ -1,5 +1,6 @@
 """The application factory: one data dir (``jobs.sqlite`` with the job and account tables, ``runs/``, the secret
-key), the embedded local job backend, and the security settings of docs/web.md section 4."""
+key), the job backend (the embedded local one by default, or a Ray cluster), and the security settings of
+docs/web.md section 4."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 from flask import Flask
 
-from pantheonrl.jobs import DataRoot, JobStore, LocalBackend
+from pantheonrl.errors import ConfigError, unknown_choice
+from pantheonrl.jobs import DataRoot, JobBackend, JobStore, LocalBackend
 from pantheonrl.webui.accounts import AccountStore
 from pantheonrl.webui.metrics import MetricsReader
 from pantheonrl.webui.ratelimit import LoginLimiter
-from pantheonrl.webui.settings import DEFAULT_SESSION_HOURS, load_secret_key, trusted_hosts
+from pantheonrl.webui.settings import DEFAULT_SESSION_HOURS, load_secret_fallbacks, load_secret_key, trusted_hosts
 
 __all__ = ["WebState", "create_app"]
 
@@ -27,7 +29,7 @@ class WebState:
 
     root: DataRoot
     store: JobStore
-    backend: LocalBackend
+    backend: JobBackend
     accounts: AccountStore
     limiter: LoginLimiter
     metrics: MetricsReader
@@ -41,7 +43,8 @@ class WebState:
 def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start_backend: bool = True,
                secret_key: str | None = None, host: str = "127.0.0.1", session_hours: float = DEFAULT_SESSION_HOURS,
                secure_cookies: bool = False, max_workers: int | None = None, db_url: str | None = None,
-               limiter: LoginLimiter | None = None, config: dict[str, Any] | None = None) -> Flask:
+               limiter: LoginLimiter | None = None, config: dict[str, Any] | None = None,
+               backend: str = "local", ray_address: str | None = None) -> Flask:
     """The dashboard for ``data_dir``.
 
     :param testing: Flask's TESTING (allows a short or default ``secret_key``).
@@ -54,6 +57,9 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
     :param db_url: the job database (default ``DATA_DIR/jobs.sqlite``).
     :param limiter: the failed-login limiter (default 5 per name, 30 per address per 15 min).
     :param config: more Flask settings.
+    :param backend: where jobs run: ``"local"`` (this machine, a bounded pool) or ``"ray"`` (the Ray cluster at
+        ``ray_address``, which must see the data dir and database at the same paths).
+    :param ray_address: the Ray cluster's dashboard (Jobs API) address, e.g. ``http://127.0.0.1:8265``.
     """
     from pantheonrl.webui import api, auth, errors, pages, security
     from pantheonrl.webui.settings import check_secret_key
@@ -64,6 +70,7 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
     app = Flask("pantheonrl.webui", static_folder="static", template_folder="templates")
     app.config.update(
         SECRET_KEY=key,
+        SECRET_KEY_FALLBACKS=[] if secret_key is not None else load_secret_fallbacks(root.path),
         TESTING=testing,
         DEBUG=False,
         SESSION_COOKIE_NAME="session",
@@ -75,15 +82,19 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
         WTF_CSRF_SSL_STRICT=True,
         TRUSTED_HOSTS=trusted_hosts(host),
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
-        JSON_SORT_KEYS=False,
         SEND_FILE_MAX_AGE_DEFAULT=300,
     )
     app.config.update(config or {})
     store = JobStore(root.db_url)
-    backend = LocalBackend(root, store, max_workers=max_workers)
-    state = WebState(root=root, store=store, backend=backend, accounts=AccountStore(store),
+    try:
+        jobs = _backend(backend, root, store, max_workers, ray_address)
+    except BaseException:
+        store.close()
+        raise
+    state = WebState(root=root, store=store, backend=jobs, accounts=AccountStore(store),
                      limiter=limiter or LoginLimiter(), metrics=MetricsReader())
     app.extensions["pantheonrl"] = state
+    app.json.sort_keys = False  # type: ignore[attr-defined]  (keep configs in their order: cross-play rows)
     app.jinja_env.autoescape = True
     security.install(app)
     errors.install(app)
@@ -91,5 +102,21 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
     app.register_blueprint(api.api_bp)
     app.register_blueprint(pages.pages_bp)
     if start_backend:
-        backend.start()
+        jobs.start()
     return app
+
+
+def _backend(name: str, root: DataRoot, store: JobStore, max_workers: int | None,
+             ray_address: str | None) -> JobBackend:
+    if name == "local":
+        return LocalBackend(root, store, max_workers=max_workers)
+    if name == "ray":
+        from pantheonrl.jobs import RayBackend
+        from pantheonrl.jobs.ray_backend import import_ray
+
+        if not ray_address:
+            raise ConfigError("the ray backend needs the cluster's dashboard address (--ray-address), e.g. "
+                              "http://127.0.0.1:8265")
+        import_ray()  # a missing extra is a clear error now, not at the first submission
+        return RayBackend(root, ray_address, store)
+    raise ConfigError(unknown_choice("job backend", str(name), ("local", "ray")))

@@ -48,5 +48,12 @@ def field_help() -> dict[str, str]:
     doc = TrainConfig.__doc__ or ""
     out = {}
     for match in re.finditer(r":param (\w+): (.*?)(?=\n\s*:param |\Z)", doc, re.S):
-        out[match.group(1)] = " ".join(match.group(2).split())
+        out[match.group(1)] = plain(" ".join(match.group(2).split()))
     return out
+
+
+def plain(text: str) -> str:
+    """Docstring text without its reStructuredText markup: ``:class:`~a.b.C``` -> ``C``, ````x```` -> ``x``."""
+    text = re.sub(r":\w+:`~?([^`]*?)`", lambda m: m.group(1).rsplit(".", 1)[-1] if "~" in m.group(0) else m.group(1),
+                  text)
+    return re.sub(r"``([^`]*)``", r"\1", text)

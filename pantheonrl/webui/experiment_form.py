@@ -8,10 +8,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from pantheonrl.errors import ConfigError
+from pantheonrl.errors import ConfigError, unknown_choice
 from pantheonrl.webui.catalog import OVERCOOKED_ENV, field_help, layouts, registry
 
-__all__ = ["NUMBER_FIELDS", "config_from_form", "form_spec"]
+__all__ = ["NUMBER_FIELDS", "config_from_form", "crossplay_from_form", "form_spec", "members_from_form"]
 
 # field -> (minimum, maximum or None, whether empty means null)
 NUMBER_FIELDS: dict[str, tuple[int, int | None, bool]] = {
@@ -22,6 +22,7 @@ NUMBER_FIELDS: dict[str, tuple[int, int | None, bool]] = {
     "eval_episodes": (0, 10**6, False),
 }
 POPULATION_SIZE = (1, 64)
+MEMBERS = (1, 64)  # a population of seeds: that many training jobs, one group
 
 
 def _defaults() -> dict[str, Any]:
@@ -36,9 +37,10 @@ def _defaults() -> dict[str, Any]:
     return out
 
 
-def form_spec(agents: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the template needs: choices, numbers with ranges and help, the user's agents for FIXED partners."""
-    from pantheonrl.config import POPULATION
+def form_spec(agents: list[dict[str, Any]], populations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the template needs: choices, numbers with ranges and help, the user's agents and finished populations
+    for FIXED partners (several make a partner pool)."""
+    from pantheonrl.config import POPULATION, SAMPLING
 
     reg = registry()
     defaults = _defaults()
@@ -53,9 +55,12 @@ def form_spec(agents: list[dict[str, Any]]) -> dict[str, Any]:
         "overcooked_env": OVERCOOKED_ENV,
         "population": POPULATION,
         "population_size": POPULATION_SIZE,
+        "members": MEMBERS,
+        "samplings": list(SAMPLING),
+        "populations": [p for p in populations or [] if p["succeeded"]],
         "numbers": numbers,
         "agents": [a["id"] for a in agents if not a.get("problem")],
-        "help": {name: helps.get(name, "") for name in ("env", "ego", "partners", "env_config")},
+        "help": {name: helps.get(name, "") for name in ("env", "ego", "partners", "env_config", "sampling")},
     }
 
 
@@ -71,9 +76,17 @@ def _number(form: Mapping[str, str], name: str, low: int, high: int | None, opti
     return value
 
 
-def config_from_form(form: Mapping[str, str]) -> dict[str, Any]:
-    """The training config the form describes (checked afterwards like any submission)."""
-    from pantheonrl.config import FIXED, POPULATION, SELF
+def members_from_form(form: Mapping[str, str]) -> int:
+    """How many seeds the form asks for (1: a single job; more: a population experiment)."""
+    if not (form.get("members") or "").strip():
+        return 1
+    return _number(form, "members", *MEMBERS, False) or 1
+
+
+def config_from_form(form: Any) -> dict[str, Any]:
+    """The training config the form describes (checked afterwards like any submission). ``form`` is the request's
+    form (a multi-dict: several saved agents make a FIXED partner pool)."""
+    from pantheonrl.config import FIXED, POPULATION, SAMPLING, SELF
 
     config: dict[str, Any] = {"env": form.get("env", ""), "ego": form.get("ego", "")}
     for name, (low, high, optional) in NUMBER_FIELDS.items():
@@ -87,7 +100,31 @@ def config_from_form(form: Mapping[str, str]) -> dict[str, Any]:
         config["partners"] = [SELF]
         config["checkpoint_every"] = 0
     elif partner_type == FIXED:
-        config["partners"] = [{"type": FIXED, "location": form.get("partner_agent") or None}]
+        chosen = [ref for ref in form.getlist("partner_agent") if ref] if hasattr(form, "getlist") else \
+            [form.get("partner_agent")]
+        config["partners"] = [{"type": FIXED, "location": ref or None} for ref in chosen or [None]]
+        sampling = form.get("sampling") or "robin"
+        if sampling not in SAMPLING:
+            raise ConfigError(unknown_choice("partner sampling", sampling, SAMPLING))
+        config["sampling"] = sampling
     else:
         config["partners"] = [partner_type]
     return config
+
+
+def crossplay_from_form(form: Any) -> dict[str, Any]:
+    """The cross-play experiment the cross-play form describes (checked afterwards like an API submission)."""
+    from pantheonrl.jobs.crossplay_job import MAX_EPISODES
+
+    data: dict[str, Any] = {
+        "kind": "crossplay",
+        "rows": [ref for ref in form.getlist("rows") if ref],
+        "cols": [ref for ref in form.getlist("cols") if ref] or None,
+        "episodes": _number(form, "episodes", 1, MAX_EPISODES, False),
+        "seed": _number(form, "seed", 0, 2**32 - 1, False),
+        "both_seats": form.get("both_seats") == "on",
+        "deterministic": form.get("deterministic") == "on",
+    }
+    if not data["rows"]:
+        raise ConfigError("rows: choose at least one agent or population")
+    return data

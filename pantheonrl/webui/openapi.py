@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["EXAMPLE_JOB", "openapi_document"]
+from pantheonrl.webui.userjobs import JOB_FILES
+
+__all__ = ["EXAMPLE_JOB", "EXAMPLE_POPULATION", "openapi_document"]
 
 EXAMPLE_JOB: dict[str, Any] = {
     "env": "RPS-v0",
@@ -23,6 +25,9 @@ EXAMPLE_JOB: dict[str, Any] = {
     "eval_episodes": 10,
     "verbose": 0,
 }
+
+EXAMPLE_POPULATION: dict[str, Any] = {"kind": "population", "members": 3,
+                                      "config": {**EXAMPLE_JOB, "eval_episodes": 0}}
 
 _ID = {"type": "string", "pattern": "^[0-9a-f]{32}$", "description": "a job id (32 lowercase hex characters)"}
 _JOB_ID_PARAM = {"name": "job_id", "in": "path", "required": True, "schema": _ID}
@@ -107,6 +112,38 @@ _SCHEMAS: dict[str, Any] = {
     },
     "AgentList": {"type": "object", "properties": {"agents": {"type": "array",
                                                               "items": {"$ref": "#/components/schemas/Agent"}}}},
+    "ExperimentRequest": {
+        "oneOf": [
+            {"type": "object", "required": ["kind", "members", "config"], "additionalProperties": False,
+             "description": "a population: members training jobs of config, with seeds seed, seed + 1, ..., sharing "
+                            "one group id",
+             "properties": {"kind": {"const": "population"}, "members": {"type": "integer", "minimum": 2,
+                                                                          "maximum": 64},
+                            "config": {"$ref": "#/components/schemas/TrainConfig"}}},
+            {"type": "object", "required": ["kind", "rows"], "additionalProperties": False,
+             "description": "a cross-play job: every row agent against every column agent (cols null: the rows), "
+                            "in both seats. An agent is '<job id>/<agent kind>' or a population's group id (its "
+                            "finished members' egos).",
+             "properties": {"kind": {"const": "crossplay"},
+                            "rows": {"type": "array", "minItems": 1, "maxItems": 32, "items": {"type": "string"}},
+                            "cols": {"type": ["array", "null"], "maxItems": 32, "items": {"type": "string"}},
+                            "episodes": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 20},
+                            "both_seats": {"type": "boolean", "default": True},
+                            "seed": {"type": "integer", "minimum": 0, "default": 0},
+                            "deterministic": {"type": "boolean", "default": False}}},
+        ],
+    },
+    "Experiment": {"type": "object", "properties": {
+        "group_id": {"type": ["string", "null"], "description": "the population's group id (null: one job)"},
+        "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}},
+    "CrossPlayMatrix": {"type": "object", "properties": {
+        "job_id": _ID, "rows": {"type": "array", "items": {"type": "string"}},
+        "cols": {"type": "array", "items": {"type": "string"}}, "seats": {"type": "array"},
+        "episodes": {"type": "integer"}, "env": {"type": ["string", "null"]},
+        "means": {"type": "array", "items": {"type": "array", "items": {"type": "number"}},
+                  "description": "the row agent's mean return, over both seats"},
+        "sems": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        "selfplay_gap": {"type": ["object", "null"]}}},
     "Registry": {
         "type": "object",
         "properties": {"envs": {"type": "array", "items": {"type": "object"}},
@@ -172,9 +209,38 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "ask the job to stop (cooperatively, after a final checkpoint)",
                 "parameters": [_JOB_ID_PARAM],
                 "responses": {"200": _json("Job", "the job after the request"), **_errors(400, 401, 404)}}},
+            "/api/jobs/{job_id}/crossplay": {"get": {
+                "summary": "the matrix of a finished cross-play job",
+                "parameters": [_JOB_ID_PARAM],
+                "responses": {"200": _json("CrossPlayMatrix", "the matrix"), **_errors(401, 404)}}},
+            "/api/jobs/{job_id}/files/{name}": {"get": {
+                "summary": "a file of the job's folder",
+                "parameters": [_JOB_ID_PARAM, {"name": "name", "in": "path", "required": True, "schema": {
+                    "type": "string", "enum": list(JOB_FILES)}}],
+                "responses": {"200": {"description": "the file", "content": {
+                    kind: {"schema": {}} for kind in sorted({*JOB_FILES.values(), "text/plain"})}},
+                    **_errors(400, 401, 404)}}},
+            "/api/experiments": {"post": {
+                "summary": "submit a population (N training jobs, one group) or a cross-play job",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "schema": {
+                        "type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,40}$"}},
+                    {"name": "label", "in": "query", "schema": {
+                        "type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,40}$"}}],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ExperimentRequest"},
+                    "example": EXAMPLE_POPULATION}}},
+                "responses": {"201": _json("Experiment", "the experiment's jobs"),
+                              "200": _json("Experiment", "submitted before with this Idempotency-Key"),
+                              **_errors(400, 401, 404, 409, 415)}}},
+            "/api/experiments/{group_id}": {"get": {
+                "summary": "the jobs of a population",
+                "parameters": [{"name": "group_id", "in": "path", "required": True, "schema": _ID}],
+                "responses": {"200": _json("Experiment", "the jobs"), **_errors(401, 404)}}},
             "/api/agents": {"get": {
                 "summary": "the saved agents of your jobs",
-                "responses": {"200": _json("AgentList", "the agents"), **_errors(401)}}},
+                "parameters": [{"name": "job", "in": "query", "schema": _ID, "description": "one job's agents"}],
+                "responses": {"200": _json("AgentList", "the agents"), **_errors(400, 401, 404)}}},
             "/api/agents/{job_id}/{kind}/download": {"get": {
                 "summary": "a zip of a saved agent (metadata.json, model.zip, policy.pt), hash-checked",
                 "parameters": [_JOB_ID_PARAM, {"name": "kind", "in": "path", "required": True, "schema": {

@@ -4,6 +4,11 @@ The secret key signs the session cookie (signed, not encrypted): ``pantheonrl we
 (``secrets.token_hex(32)``) to ``DATA_DIR/secret_key`` with mode 0600; ``PANTHEONRL_SECRET_KEY`` overrides it. It
 never lives in the code or the repository. Startup refuses Flask's ``'dev'``, other well-known defaults and short
 keys unless the app is in testing mode.
+
+``pantheonrl web rotate-key`` (:func:`rotate_secret_key`) replaces the key and keeps the previous ones (at most
+:data:`MAX_PREVIOUS_KEYS`) in ``DATA_DIR/secret_key.previous``, which the app passes to Flask as
+``SECRET_KEY_FALLBACKS``: sessions signed with an old key stay valid until they expire, new ones use the new key.
+Remove that file to end the old sessions too.
 """
 
 from __future__ import annotations
@@ -19,15 +24,21 @@ __all__ = [
     "DEFAULT_SESSION_HOURS",
     "ENV_SECRET_KEY",
     "KNOWN_DEFAULT_KEYS",
+    "MAX_PREVIOUS_KEYS",
     "MIN_SECRET_LENGTH",
+    "PREVIOUS_FILE",
     "SECRET_FILE",
     "check_secret_key",
     "create_secret_key",
+    "load_secret_fallbacks",
     "load_secret_key",
+    "rotate_secret_key",
     "trusted_hosts",
 ]
 
 SECRET_FILE = "secret_key"
+PREVIOUS_FILE = "secret_key.previous"
+MAX_PREVIOUS_KEYS = 3
 ENV_SECRET_KEY = "PANTHEONRL_SECRET_KEY"
 MIN_SECRET_LENGTH = 32
 DEFAULT_SESSION_HOURS = 12
@@ -78,10 +89,55 @@ def load_secret_key(data_dir: str | os.PathLike[str], *, testing: bool = False) 
     if not path.is_file():
         raise ConfigError(f"no secret key: {path} does not exist; run 'pantheonrl web init --data-dir {data_dir} "
                           f"--admin NAME --password-file FILE' first, or set {ENV_SECRET_KEY}")
+    return check_secret_key(_private_text(path).strip(), testing=testing)
+
+
+def _private_text(path: Path) -> str:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise ConfigError(f"{path} is readable by other users (mode {mode:o}); run: chmod 600 {path}")
-    return check_secret_key(path.read_text(encoding="ascii").strip(), testing=testing)
+    return path.read_text(encoding="ascii")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically with mode 0600."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_secret_fallbacks(data_dir: str | os.PathLike[str]) -> list[str]:
+    """The previous keys (newest first) that still verify existing sessions; none without the file."""
+    path = Path(data_dir) / PREVIOUS_FILE
+    if not path.is_file():
+        return []
+    return [line.strip() for line in _private_text(path).splitlines() if line.strip()][:MAX_PREVIOUS_KEYS]
+
+
+def rotate_secret_key(data_dir: str | os.PathLike[str]) -> Path:
+    """A new random key in ``DATA_DIR/secret_key``; the old one first in ``secret_key.previous`` (at most
+    :data:`MAX_PREVIOUS_KEYS` kept). Restart the server to use it."""
+    if os.environ.get(ENV_SECRET_KEY):
+        raise ConfigError(f"{ENV_SECRET_KEY} is set: it overrides the key file, so rotate that variable instead "
+                          f"(and list the old value in Flask's SECRET_KEY_FALLBACKS)")
+    root = Path(data_dir)
+    path = root / SECRET_FILE
+    if not path.is_file():
+        raise ConfigError(f"no secret key to rotate: {path} does not exist; run 'pantheonrl web init --data-dir "
+                          f"{data_dir} ...' first")
+    old = _private_text(path).strip()
+    previous = [old, *[k for k in load_secret_fallbacks(root) if k != old]][:MAX_PREVIOUS_KEYS]
+    _write_private(root / PREVIOUS_FILE, "\n".join(previous) + "\n")  # first: a crash leaves the old key valid
+    _write_private(path, secrets.token_hex(32) + "\n")
+    return path
 
 
 def trusted_hosts(host: str) -> list[str]:

@@ -59,7 +59,7 @@ def one_job(user: UserRecord, job_id: str) -> dict[str, Any]:
     return job_dict(job, _state().accounts.labels([job.id]))
 
 
-def _resolver(user: UserRecord) -> Any:
+def resolver(user: UserRecord) -> Any:
     def resolve(job_id: str, kind: str) -> Path:
         st = _state()
         job = job_for_user(st.store, job_id, user)  # another user's job: 404
@@ -71,17 +71,24 @@ def _resolver(user: UserRecord) -> Any:
     return resolve
 
 
-def submit(user: UserRecord, data: Any, *, token: str | None = None, label: str | None = None
-           ) -> tuple[JobRecord, bool]:
-    """Queue a training job for the user; ``(job, created)`` (``created`` is False for a repeated token)."""
+def submit(user: UserRecord, data: Any, *, token: str | None = None, label: str | None = None,
+           kind: str = "train", group_id: str | None = None) -> tuple[JobRecord, bool]:
+    """Queue a job for the user (a training config, checked by :func:`prepare_config`; other kinds arrive
+    prepared by :mod:`pantheonrl.webui.experiments`); ``(job, created)`` (``created`` is False for a repeated
+    token)."""
     st = _state()
     if token is not None:
         check_label(token, "Idempotency-Key")
     if label is not None:
         check_label(label, "label")
-    config = prepare_config(data, _resolver(user))
+    if kind == "train":
+        from pantheonrl.webui.experiments import expand_pools
+
+        config = prepare_config(expand_pools(user, data), resolver(user))
+    else:
+        config = data
     started = utcnow()
-    job = st.backend.submit(owner_of(user), "train", config, token)
+    job = st.backend.submit(owner_of(user), kind, config, token, group_id=group_id)
     created = token is None or job.created_at >= started  # else the job submitted before with this token
     if created:
         if label is not None:
@@ -147,3 +154,45 @@ def download_zip(user: UserRecord, job_id: str, kind: str) -> tuple[bytes, str]:
             archive.write(path, f"{kind}/{name}")
     _audit(job.id, user, "downloaded", kind=kind)
     return buffer.getvalue(), f"{job.id[:8]}-{kind}.zip"
+
+
+# files of a job folder that may be downloaded (a fixed list: no other name ever reaches the file system)
+JOB_FILES = {
+    "config.yml": "text/yaml", "progress.csv": "text/csv", "job.log": "text/plain",
+    "crossplay.csv": "text/csv", "crossplay.json": "application/json", "crossplay.png": "image/png",
+}
+
+
+def send_job_file(user: UserRecord, job_id: str, name: str) -> Any:
+    """One of :data:`JOB_FILES` of the user's job (404 when the job has none yet)."""
+    from flask import send_from_directory
+
+    st = _state()
+    job = job_for_user(st.store, job_id, user)
+    if name not in JOB_FILES:
+        check_label(name, "file name")  # '..', '-x', ...: a 400 stating the rule
+        raise ConfigError(unknown_choice("job file", name, list(JOB_FILES)))
+    run = st.root.run_dir(job.id).resolve()
+    path = (run / name).resolve()
+    if not path.is_relative_to(run) or not path.is_file():
+        abort(404, description=f"job {job.id} has no {name} (yet)")
+    if name != "crossplay.png":  # the heatmap is also shown on the job page
+        _audit(job.id, user, "downloaded", file=name)
+    return send_from_directory(run, name, mimetype=JOB_FILES[name], as_attachment=name != "crossplay.png",
+                               download_name=f"{job.id[:8]}-{name}", max_age=0)
+
+
+def crossplay_matrix(user: UserRecord, job_id: str) -> dict[str, Any]:
+    """The cross-play result of a finished ``crossplay`` job: names, mean and sem matrices, the self-play gap."""
+    from pantheonrl.eval import CrossPlayResult
+
+    st = _state()
+    job = job_for_user(st.store, job_id, user)
+    path = st.root.run_dir(job.id) / "crossplay.json"
+    if job.kind != "crossplay" or not path.is_file():
+        abort(404, description=f"job {job.id} has no cross-play matrix" + (" yet" if job.kind == "crossplay" else ""))
+    result = CrossPlayResult.from_json(path)
+    gap = result.selfplay_gap() if result.is_square and len(result.names_a) >= 2 else None
+    return {"job_id": job.id, "rows": result.names_a, "cols": result.names_b, "seats": result.seats,
+            "episodes": result.episodes, "means": result.means.tolist(), "sems": result.sems.tolist(),
+            "env": result.metadata.get("env"), "selfplay_gap": gap}

@@ -20,6 +20,11 @@ TINY = {"env": "RPS-v0", "ego": "PPO", "partners": ["DEFAULT"], "total_timesteps
 _META_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 
 
+def openapi_path(rule: str) -> str:
+    """A Flask rule in OpenAPI's spelling: ``/api/jobs/<hex32:job_id>`` -> ``/api/jobs/{job_id}``."""
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
 def csrf_token(client) -> str:
     """The CSRF token of the client's session, as a page gives it."""
     page = client.get("/login")
@@ -95,9 +100,10 @@ def saved_agent(tmp_path_factory) -> Path:
     return save_agent(model, tmp_path_factory.mktemp("artefact") / "ego", env_id="RPS-v0", seed=0).path
 
 
-def finished_job(state, owner: str, agent: Path | None = None, kind: str = "ego") -> str:
+def finished_job(state, owner: str, agent: Path | None = None, kind: str = "ego", *, group_id: str | None = None,
+                 config: dict[str, Any] | None = None) -> str:
     """A job of ``owner`` moved to SUCCEEDED through the job table, with ``agent`` copied in as ``kind``."""
-    job = state.backend.submit(owner, "train", TINY)
+    job = state.backend.submit(owner, "train", config or TINY, group_id=group_id)
     state.store.transition(job.id, JobStatus.QUEUED, JobStatus.RUNNING, actor="test")
     state.store.transition(job.id, JobStatus.RUNNING, JobStatus.SUCCEEDED, actor="test", steps_done=256)
     if agent is not None:

@@ -10,7 +10,7 @@ import pytest
 
 from pantheonrl.jobs import JobStatus
 from pantheonrl.webui import EXAMPLE_JOB
-from tests.webui.conftest import TINY, finished_job
+from tests.webui.conftest import TINY, finished_job, openapi_path
 
 
 @pytest.fixture
@@ -23,13 +23,13 @@ def api(app, alice_token):
 def test_openapi_documents_every_api_route(app):
     doc = app.test_client().get("/api/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
-    routes = {r.rule.replace("<hex32:job_id>", "{job_id}").replace("<kind>", "{kind}")
+    routes = {openapi_path(r.rule)
               for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
     assert routes == set(doc["paths"])
     methods: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/"):
-            path = rule.rule.replace("<hex32:job_id>", "{job_id}").replace("<kind>", "{kind}")
+            path = openapi_path(rule.rule)
             methods.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     assert methods == {path: set(item) for path, item in doc["paths"].items()}
 

@@ -5,7 +5,8 @@ One flow, in one test (pytest-xdist's default distribution would split separate 
 each with its own server and browser): log in through the form; launch a small job from the new-experiment form
 and see it in the job list with a status that updates without a reload; watch its reward curve gain points on the
 job page; download its agent through the page's link and check the zip; launch a long job and cancel it from its
-page until CANCELLED. Every page (login, job list, new experiment, job page, agents) is screenshotted and checked:
+page until CANCELLED, then a cross-play of the two agents from its form to the heatmap. Every page (login, job list,
+new experiment, job page, agents, cross-play form and job) is screenshotted and checked:
 a PNG of the viewport size that is not blank. Throughout, no console error, no uncaught exception, no CSP
 violation, and no request leaves the server's origin. A missing browser is an error, not a skip.
 """
@@ -334,6 +335,9 @@ def _flow(ctx: Any, page: Any, pages: list, server: Server, tmp_path: Path, expe
     assert jobs.evaluate("() => window.__notReloaded === true"), "the job list was reloaded, not updated live"
     check_screenshot(ctx, jobs, "job-list")
 
+    # the saved agent appears on the open page without a reload
+    expect(job_page.locator("ul.agents a", has_text="download")).to_have_attribute(
+        "href", f"/api/agents/{small}/ego/download", timeout=TIMEOUT_MS)
     # the finished job's page, reloaded: the curve drawn from the start, the agent's download link, no cancel
     job_page.reload()
     expect(job_page.locator("#curve")).to_have_attribute("data-points", str(len(rows)))
@@ -382,6 +386,24 @@ def _flow(ctx: Any, page: Any, pages: list, server: Server, tmp_path: Path, expe
     page.goto("/jobs")
     expect(page.locator(f'tr[data-job="{long}"] .badge')).to_have_text("CANCELLED")
     expect(page.locator(f'tr[data-job="{small}"] .badge')).to_have_text("SUCCEEDED")
+
+    # 6. a cross-play experiment of the two agents from its form; the job page draws the heatmap
+    page.goto("/experiments/crossplay")
+    form = page.locator("#crossplay-form")
+    form.locator("select[name=rows]").select_option([f"{small}/ego", f"{long}/ego"])
+    form.locator("input[name=episodes]").fill("5")
+    check_screenshot(ctx, page, "crossplay-form")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Launch cross-play").click()
+    xplay = urlsplit(page.url).path.rsplit("/", 1)[1]
+    expect(_badge(page)).to_have_text("SUCCEEDED", timeout=TIMEOUT_MS)
+    expect(page.locator('[data-field="heatmap-canvas"]')).to_have_attribute("data-cells", "4", timeout=TIMEOUT_MS)
+    matrix = page.request.get(f"/api/jobs/{xplay}/crossplay").json()
+    cells = page.locator('[data-field="heatmap-table"] tbody td')
+    expect(cells).to_have_count(4)
+    assert cells.first.inner_text().startswith(f"{matrix['means'][0][0]:.3f} ± ")
+    expect(page.locator("ul.files a", has_text="crossplay.png")).to_be_visible()
+    check_screenshot(ctx, page, "crossplay-job")
     ctx.watch.check(page, "the end")
 
 

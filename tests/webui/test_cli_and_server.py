@@ -76,6 +76,22 @@ def test_serve_refuses_a_weak_secret(tmp_path, capsys, monkeypatch):
     assert "well-known default" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("extra", "needle"), [
+    (["--backend", "ray"], "--backend ray needs --ray-address URL"),
+    (["--ray-address", "http://127.0.0.1:8265"], "--ray-address goes with --backend ray"),
+    (["--backend", "ray", "--ray-address", "http://10.1.2.3:8265"], "RAY_AUTH_MODE=token"),
+])
+def test_serve_checks_the_ray_backend_options(tmp_path, capsys, monkeypatch, extra, needle):
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    data = str(tmp_path / "data")
+    assert main(["web", "init", "--data-dir", data, "--admin", "alice", "--password-file",
+                 _password_file(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["web", "serve", "--data-dir", data, *extra]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "Traceback" not in err, err
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

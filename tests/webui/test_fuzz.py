@@ -27,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pantheonrl.jobs import JobStatus
+from pantheonrl.jobs import JobStatus, new_job_id
 from pantheonrl.webui.openapi import EXAMPLE_JOB
-from tests.webui.conftest import TINY, csrf_token, finished_job, login
+from tests.webui.conftest import TINY, csrf_token, finished_job, login, openapi_path
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -87,7 +87,7 @@ def schema(app):
     operations = [result.ok() for result in loaded.get_all_operations()]
     labels = {op.label for op in operations}
     # every route of the API blueprint is in the document (and so fuzzed)
-    routes = {f"{method} {rule.rule}".replace("<hex32:job_id>", "{job_id}").replace("<kind>", "{kind}")
+    routes = {f"{method} {openapi_path(rule.rule)}"
               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes - OPEN_OPERATIONS <= labels, routes - labels
@@ -99,12 +99,13 @@ def schema(app):
 def seeded(state, saved_agent) -> dict[str, str]:
     """Jobs of alice the fuzz can reach by id: a finished one with a saved agent, a log and a reward curve, and a
     queued one (the dispatcher is off: it stays QUEUED unless a fuzz case cancels it)."""
-    done = finished_job(state, "alice", saved_agent, "ego")
+    group = new_job_id()
+    done = finished_job(state, "alice", saved_agent, "ego", group_id=group)
     run = state.root.run_dir(done)
     (run / "job.log").write_text("line one\nline two\n")
     (run / "progress.csv").write_text("time/total_timesteps,rollout/ep_rew_mean\n64,0.5\n128,0.75\n")
     queued = state.backend.submit("alice", "train", TINY).id
-    return {"done": done, "queued": queued}
+    return {"done": done, "queued": queued, "group": group}
 
 
 def test_fuzz_every_operation_with_a_token(schema, state, alice_token, seeded):
@@ -128,6 +129,8 @@ def test_fuzz_every_operation_with_a_token(schema, state, alice_token, seeded):
         for mode in (POSITIVE, NEGATIVE):
             _run(op, op.as_strategy(generation_mode=mode), 50, call)
         names = {p.name for p in op.path_parameters}
+        if "group_id" in names:
+            _run(op, op.as_strategy(path_parameters={"group_id": seeded["group"]}), 15, call)
         if "job_id" in names:
             for job_id in (seeded["done"], seeded["queued"]):
                 fixed = {"job_id": job_id, **({"kind": "ego"} if "kind" in names else {})}
@@ -142,6 +145,8 @@ def test_fuzz_every_operation_with_a_token(schema, state, alice_token, seeded):
     assert 200 in tally.statuses("GET /api/agents/{job_id}/{kind}/download")
     assert 200 in tally.statuses("POST /api/jobs/{job_id}/cancel")
     assert 200 in tally.statuses("GET /api/registry") and 200 in tally.statuses("GET /api/agents")
+    assert 200 in tally.statuses("GET /api/experiments/{group_id}")
+    assert 200 in tally.statuses("GET /api/jobs/{job_id}/files/{name}")
     assert {400, 404} <= tally.statuses("GET /api/jobs/{job_id}/logs")
     # nothing ran: the submitted jobs wait (or were cancelled by the fuzz), no process was started
     assert state.backend.children() == {}

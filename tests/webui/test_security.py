@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 
 from pantheonrl.errors import ConfigError
+from pantheonrl.jobs import new_job_id
 from pantheonrl.webui import create_app
 from pantheonrl.webui.security import CSP
 from pantheonrl.webui.settings import SECRET_FILE, load_secret_key
@@ -75,6 +76,44 @@ def test_secret_key_file_environment_and_permissions(data_dir, monkeypatch):
     key_file.unlink()
     with pytest.raises(ConfigError, match="web init"):
         load_secret_key(data_dir)
+
+
+def test_rotating_the_key_keeps_existing_sessions_and_signs_new_ones_with_the_new_key(data_dir, capsys):
+    from pantheonrl.cli import main
+    from pantheonrl.webui.settings import MAX_PREVIOUS_KEYS, PREVIOUS_FILE
+
+    def serve():
+        app = create_app(data_dir, start_backend=False)
+        return app, app.test_client()
+
+    app, client = serve()
+    app.extensions["pantheonrl"].accounts.add_user("alice", PASSWORD)
+    assert login(client, "alice").status_code == 302
+    old_cookie = client.get_cookie("session").value
+    old_key = app.config["SECRET_KEY"]
+    app.extensions["pantheonrl"].close()
+    keys = [old_key]
+    for _ in range(MAX_PREVIOUS_KEYS + 1):
+        assert main(["web", "rotate-key", "--data-dir", str(data_dir)]) == 0
+        keys.insert(0, load_secret_key(data_dir))
+    assert "new secret key" in capsys.readouterr().out
+    assert len(set(keys)) == len(keys)  # every rotation made a new key
+    previous = (data_dir / PREVIOUS_FILE).read_text().split()
+    assert previous == keys[1:MAX_PREVIOUS_KEYS + 1] and (data_dir / PREVIOUS_FILE).stat().st_mode & 0o777 == 0o600
+
+    # one rotation after login: the old cookie still works (a fallback); a new login is signed with the new key
+    (data_dir / PREVIOUS_FILE).write_text(f"{old_key}\n")
+    app, client = serve()
+    assert app.config["SECRET_KEY"] == keys[0] and app.config["SECRET_KEY_FALLBACKS"] == [old_key]
+    client.set_cookie("session", old_cookie)
+    assert client.get("/api/jobs").status_code == 200
+    app.extensions["pantheonrl"].close()
+    # the fallback file removed: the old session is over
+    (data_dir / PREVIOUS_FILE).unlink()
+    app, client = serve()
+    client.set_cookie("session", old_cookie)
+    assert client.get("/api/jobs").status_code == 401
+    app.extensions["pantheonrl"].close()
 
 
 def test_no_debug_and_cookie_settings(app, alice):
@@ -190,22 +229,25 @@ def test_api_token_authenticates_and_skips_csrf_only_for_bearer_requests(app, bo
 
 
 # ------------------------------------------------------------------------------------------ 4.3 ownership
-def _fill(rule, job_id: str) -> str:
-    values = {arg: job_id if arg == "job_id" else "ego" for arg in rule.arguments}
+def _fill(rule, job_id: str, group_id: str = "0" * 32) -> str:
+    named = {"job_id": job_id, "group_id": group_id, "name": "job.log"}
+    values = {arg: named.get(arg, "ego") for arg in rule.arguments}
     path = rule.rule
     for arg, value in values.items():
         path = re.sub(rf"<[^>]*:?{arg}>", value, path)
     return path
 
 
-def test_another_users_job_is_404_on_every_route(app, state, bob, bob_token, saved_agent):
-    job_id = finished_job(state, "alice", saved_agent)
+def test_another_users_job_is_404_on_every_route(app, state, alice, bob, bob_token, saved_agent):
+    group = new_job_id()
+    job_id = finished_job(state, "alice", saved_agent, group_id=group)
     (state.root.run_dir(job_id) / "job.log").write_text("alice's secret log\n")
-    rules = [r for r in app.url_map.iter_rules() if "job_id" in r.arguments]
-    assert len(rules) == 7  # api: get, logs, metrics, cancel, download; pages: job, cancel
+    rules = [r for r in app.url_map.iter_rules() if r.arguments & {"job_id", "group_id"}]
+    # api: get, logs, metrics, cancel, crossplay, files, agent download, experiment; pages: job, cancel
+    assert len(rules) == 10
     csrf = csrf_token(bob)
     for rule in rules:
-        path = _fill(rule, job_id)
+        path = _fill(rule, job_id, group)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             by_cookie = bob.open(path, method=method, headers={"X-CSRFToken": csrf}, data={"csrf_token": csrf})
             by_token = app.test_client().open(path, method=method, headers={"Authorization": f"Bearer {bob_token}"})
@@ -214,6 +256,9 @@ def test_another_users_job_is_404_on_every_route(app, state, bob, bob_token, sav
                 assert "secret" not in response.get_data(as_text=True)
     assert state.store.get(job_id).cancel_requested_at is None  # bob's cancels did nothing
     assert bob.get("/api/jobs").get_json()["jobs"] == [] and bob.get("/api/agents").get_json()["agents"] == []
+    assert bob.get(f"/api/agents?job={job_id}").status_code == 404
+    assert alice.get(f"/api/jobs/{job_id}/files/job.log").status_code == 200  # the owner gets them
+    assert alice.get(f"/api/experiments/{group}").get_json()["jobs"][0]["id"] == job_id
     assert job_id not in bob.get("/jobs").get_data(as_text=True)
     assert job_id not in bob.get("/agents").get_data(as_text=True)
 

@@ -65,9 +65,23 @@ const pantheonrl = (() => {
     update();
   }
 
+  // population rows: one header row per group, its members shown on demand
+  function groupToggles(table) {
+    for (const button of table.querySelectorAll("button[data-toggle]")) {
+      const members = table.querySelectorAll(`tr[data-group="${button.dataset.toggle}"]`);
+      const show = (open) => {
+        members.forEach((row) => row.classList.toggle("hidden", !open));
+        button.setAttribute("aria-expanded", String(open));
+        button.textContent = open ? "▾" : "▸";
+      };
+      button.addEventListener("click", () => show(button.getAttribute("aria-expanded") !== "true"));
+      if (window.location.hash === `#group-${button.dataset.toggle}`) show(true);
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const table = document.getElementById("job-table");
-    if (table) pollJobList(table);
+    if (table) { groupToggles(table); pollJobList(table); }
     const form = document.getElementById("experiment-form");
     if (form) experimentForm(form);
   });
