@@ -2,12 +2,12 @@
 
 ``StableDriving-v0``: each interaction is 10 steps; the other car's lane change (its mode) at the barrier is set
 by what the ego did in the previous interaction, and merging left before the barrier makes it always go right
-(the interaction is "stabilized"). Variants, each a plain SB3 ``PPO`` (MLP 64x64) on the ego's view through
-:class:`pantheonrl.algos.sili.SILI`:
+(the interaction is "stabilized"). Variants, each a plain SB3 ``PPO`` (MLP 64x64; ``--algo SAC``: SAC, the
+paper's learner, MLP 128x128) on the ego's view through :class:`pantheonrl.algos.sili.SILI`:
 
 * ``sili``: latent strategy model + stability reward, ``beta = 0.5`` (constant);
 * ``lili``: the same latent model, ``beta = 0``;
-* ``none``: PPO without a latent, on the task reward.
+* ``none``: the same algorithm without a latent, on the task reward.
 
 Settings (``PPO_KWARGS``, ``LATENT``): PPO 64x64, 500 steps (50 interactions) per update, batch 100, 10 epochs,
 lr 3e-4, gamma 0.99; the interactions are one continuing stream for PPO (``SILI(continuing=True)``: an
@@ -20,6 +20,12 @@ one value in our probes with 2 and 3 latent values, so the stability reward was 
 other car has 3 modes; the paper's table says 2); Adam 1e-3 with 100 steps per rollout (1e-4 x 50 had not
 separated the modes after 1000 interactions).
 
+``--algo SAC`` (``SAC_KWARGS``, section 5.2): lr 3e-4, tau 5e-3, gamma 0.99, automatic entropy, 2 Q-nets, MLP
+128x128 for the policy and the Q-nets, SB3's defaults otherwise (batch 256, 100 random steps first, one gradient
+step per env step), on the same continuing stream and latent model; the latent model trains every 50 finished
+interactions (``SILI``'s default for off-policy algorithms, as often as PPO's 500-step rollouts). C-1 itself
+(section 5.6) is specified with PPO, the default here.
+
 Metrics per run (over the last 300 interactions): the collision rate (fraction of interactions with at least one
 collision), the stabilized fraction, and the interactions until the 100-interaction moving collision rate first
 reaches <= 0.1.
@@ -31,7 +37,7 @@ Pass (targets we set):
 * ``sili_driving_speed``: SILI reaches the collision threshold in <= 0.7x the interactions LILI needs (median
   over seeds; a run that never reaches it counts as the budget + 1, and if LILI never does in any seed SILI
   only has to reach it);
-* ``sili_driving_no_latent``: PPO without a latent is worst or equal: its collision rate is >= the best of SILI
+* ``sili_driving_no_latent``: the learner without a latent is worst or equal: its collision rate is >= the best of SILI
   and LILI minus 0.02.
 
 Output: one line per run, a table, the curves as a PNG (``--plot PATH``, default ``runs/sili_driving.png``),
@@ -42,6 +48,7 @@ Usage::
 
     python benchmarks/sili_driving.py                 # full: 3 seeds x 3 variants x 3000 interactions
     python benchmarks/sili_driving.py --quick --json /tmp/c1.json
+    python benchmarks/sili_driving.py --algo SAC --workers 2
 """
 
 from __future__ import annotations
@@ -72,6 +79,14 @@ PPO_KWARGS = {
     "gamma": 0.99,
     "policy_kwargs": {"net_arch": [64, 64]},
 }
+SAC_KWARGS = {
+    "learning_rate": 3e-4,
+    "tau": 5e-3,
+    "gamma": 0.99,
+    "ent_coef": "auto",
+    "policy_kwargs": {"net_arch": [128, 128], "n_critics": 2},
+}
+ALGOS = {"PPO": PPO_KWARGS, "SAC": SAC_KWARGS}
 LATENT = {
     "latent_dim": 3,
     "estimator": "argmax",
@@ -98,14 +113,15 @@ def first_reach(collided: np.ndarray, window: int = WINDOW, threshold: float = T
     return int(hits[0] + window) if hits.size else None
 
 
-def run(variant: str, seed: int, interactions: int) -> dict[str, Any]:
+def run(variant: str, seed: int, interactions: int, algo: str = "PPO") -> dict[str, Any]:
     torch.set_num_threads(1)
     started = time.time()
     sili = SILI(
         StableDriving,
         variant,
         beta=BETA,
-        algo_kwargs=PPO_KWARGS,
+        algo=algo,
+        algo_kwargs=ALGOS[algo],
         horizon=HORIZON,
         info_keys=INFO_KEYS,
         seed=seed,
@@ -173,6 +189,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         },
     )
     parser.add_argument(
+        "--algo",
+        choices=sorted(ALGOS),
+        default="PPO",
+        help="the learner of all three variants (default PPO, as C-1 specifies; SAC is the paper's)",
+    )
+    parser.add_argument(
         "--plot",
         type=Path,
         default=Path("runs/sili_driving.png"),
@@ -193,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(cfg["seeds"]))
     print(
         f"C-1 Stable Driving: {len(VARIANTS)} variants x {len(seeds)} seeds x {cfg['interactions']} interactions; "
-        f"beta={BETA}, PPO {PPO_KWARGS}, latent {LATENT}",
+        f"beta={BETA}, {args.algo} {ALGOS[args.algo]}, latent {LATENT}",
         flush=True,
     )
     started = time.time()
     with ProcessPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(run, v, s, cfg["interactions"]) for s in seeds for v in VARIANTS]
+        futures = [pool.submit(run, v, s, cfg["interactions"], args.algo) for s in seeds for v in VARIANTS]
         runs = []
         for future in futures:
             r = future.result()
@@ -242,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                 "benchmark": "C-1 sili_driving",
                 "config": cfg,
                 "beta": BETA,
-                "ppo": PPO_KWARGS,
+                "algo": args.algo,
+                "algo_kwargs": ALGOS[args.algo],
                 "latent": {**LATENT, "hidden": list(LATENT["hidden"])},
                 "seeds": seeds,
                 "summary": summary,
