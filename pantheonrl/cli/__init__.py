@@ -1,4 +1,4 @@
-"""The ``pantheonrl`` command: ``train``, ``eval``, ``xplay``, ``bc``, ``list``, ``worker`` and ``web``.
+"""The ``pantheonrl`` command: ``train``, ``eval``, ``xplay``, ``bc``, ``list``, ``worker``, ``web`` and ``play``.
 
 ``main(argv)`` returns the exit status: 0 success, 1 an unexpected error (a short message; the traceback with
 ``--debug``), 2 bad input (a message naming the bad value, what is allowed and a likely fix; never a traceback),
@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from pantheonrl.cli import bc, evaluate, listing, train, web, worker, xplay
+from pantheonrl.cli import bc, evaluate, listing, play, train, web, worker, xplay
 from pantheonrl.cli._common import ArgumentParser
 
 __all__ = ["build_parser", "main"]
@@ -27,10 +27,11 @@ commands:
                                   --checkpoint-every, --resume, ...)
   eval    ENV EGO ALT             play a saved ego with a partner (the original tester.py)
   xplay   AGENT [AGENT ...]       cross-play matrix of saved agents (CSV, JSON, heatmap PNG)
-  bc      ENV TRAJECTORY          behaviour cloning from a trajectory file (the original bctrainer.py)
+  bc      ENV TRAJECTORY...       behaviour cloning from trajectory files (the original bctrainer.py)
   list    [envs|algorithms|partners|agents]
   worker  --data-dir DIR          run queued jobs on this machine (the local job backend of the dashboard)
   web     init|add-user|serve     the dashboard: data dir and first admin, accounts, the server (127.0.0.1:5000)
+  play    --data-dir DIR          human play served alone (Overcooked in the browser; --study FILE for a study)
 
 Run 'pantheonrl COMMAND --help' for a command's flags. Exit status: 0 ok, 1 unexpected error, 2 bad input."""
 
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"pantheonrl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (train, evaluate, xplay, bc, listing, worker, web):
+    for module in (train, evaluate, xplay, bc, listing, worker, web, play):
         module.add_parser(subparsers)
     return parser
 

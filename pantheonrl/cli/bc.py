@@ -1,4 +1,4 @@
-"""``pantheonrl bc ENV TRAJECTORY``: behaviour cloning from recorded transitions (the original bctrainer.py).
+"""``pantheonrl bc ENV TRAJECTORY [TRAJECTORY ...]``: behaviour cloning from recorded transitions (bctrainer.py).
 
 The trajectory's format is detected from its number of columns (``--kind`` forces one): one player's rows
 (``[obs | acts]``), a turn-based game's (``[obs | acts | flag]``) or a simultaneous game's (``[egoobs | egoacts |
@@ -13,6 +13,8 @@ import argparse
 import math
 import re
 from typing import Any
+
+import numpy as np
 
 from pantheonrl.cli._common import add_common, check_env_id, game_factory, parse_json_option
 from pantheonrl.errors import ConfigError, TrajectoryFormatError
@@ -43,7 +45,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("env", metavar="ENV", help="registered game id")
-    p.add_argument("trajectory", metavar="TRAJECTORY", help="transitions .npy written by --record")
+    p.add_argument("trajectory", nargs="+", metavar="TRAJECTORY",
+                   help="transitions .npy written by --record or by human play (several: their rows together)")
     p.add_argument("--choose-alt", action="store_true", help="clone the partner's (player 1's) actions")
     p.add_argument("-t", "--total-epochs", type=int, default=10, help="training epochs (default 10)")
     p.add_argument("--l2", type=float, default=0.0, help="L2 regularisation weight (default 0.0)")
@@ -86,6 +89,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from pantheonrl.algos.bc import BC, detect_trajectory_kind, load_demonstrations, save_bc_agent
     from pantheonrl.common.multiagentenv import SimultaneousEnv, TurnBasedEnv
+    from pantheonrl.common.trajsaver import TransitionsMinimal
 
     env_id = check_env_id(args.env)
     _check_args(args)
@@ -96,26 +100,33 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise ConfigError(f"--choose-alt clones player 1, but {env_id} has {game.n_players} player(s)")
     obs_space, act_space = game.observation_spaces[player], game.action_spaces[player]
 
-    kind = args.kind
-    if kind == "auto":
-        kind = detect_trajectory_kind(args.trajectory, obs_space, act_space)
-        family = ("turnbased" if isinstance(game, TurnBasedEnv)
-                  else "simultaneous" if isinstance(game, SimultaneousEnv) else None)
-        if kind in ("turnbased", "simultaneous") and family is not None and kind != family:
-            raise TrajectoryFormatError(
-                f"TRAJECTORY {args.trajectory!r} has the width of a {kind} trajectory, but {env_id} is a "
-                f"{family} game: was it recorded on another game? (force the format with --kind)"
-            )
-    data = load_demonstrations(args.trajectory, obs_space, act_space, kind=kind,
-                               player="alt" if args.choose_alt else "ego")
     who = f"player {player} ({'alt' if player else 'ego'})"
+    parts, kinds = [], []
+    for trajectory in args.trajectory:
+        kind = args.kind
+        if kind == "auto":
+            kind = detect_trajectory_kind(trajectory, obs_space, act_space)
+            family = ("turnbased" if isinstance(game, TurnBasedEnv)
+                      else "simultaneous" if isinstance(game, SimultaneousEnv) else None)
+            if kind in ("turnbased", "simultaneous") and family is not None and kind != family:
+                raise TrajectoryFormatError(
+                    f"TRAJECTORY {trajectory!r} has the width of a {kind} trajectory, but {env_id} is a "
+                    f"{family} game: was it recorded on another game? (force the format with --kind)"
+                )
+        parts.append(load_demonstrations(trajectory, obs_space, act_space, kind=kind,
+                                         player="alt" if args.choose_alt else "ego"))
+        kinds.append(kind)
+    data = parts[0] if len(parts) == 1 else TransitionsMinimal(np.concatenate([d.obs for d in parts]),
+                                                                 np.concatenate([d.acts for d in parts]))
+    kind = "/".join(sorted(set(kinds)))
+    source = args.trajectory[0] if len(args.trajectory) == 1 else f"{len(args.trajectory)} files"
     if len(data) == 0:
-        raise TrajectoryFormatError(f"TRAJECTORY {args.trajectory!r} has no rows of {who}; record some games first"
+        raise TrajectoryFormatError(f"TRAJECTORY {source!r} has no rows of {who}; record some games first"
                                     + ("" if args.choose_alt else ", or clone the partner with --choose-alt"))
     clone = BC(obs_space, act_space, expert_data=data, l2_weight=args.l2, ent_weight=args.ent_weight,
                device=args.device, batch_size=args.batch_size, seed=args.seed,
                optimizer_kwargs={"lr": args.lr})
-    print(f"{env_id}: cloning {who} from {len(data)} rows of {args.trajectory} ({kind}); observation space "
+    print(f"{env_id}: cloning {who} from {len(data)} rows of {source} ({kind}); observation space "
           f"{obs_space}, action space {act_space}")
 
     def report(epoch: int, loss: float, accuracy: float) -> None:
@@ -139,7 +150,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         print(f"saved the BC policy to {path} (load with pantheonrl.algos.bc.reconstruct_policy)")
     if args.save_agent:
         artifact = save_bc_agent(clone, args.save_agent, env_id=env_id, seed=args.seed,
-                                 config={"trajectory": str(args.trajectory), "player": player,
+                                 config={"trajectory": [str(t) for t in args.trajectory], "player": player,
                                          "epochs": args.total_epochs, "framestack": args.framestack,
                                          "env_config": env_config})
         print(f"saved the clone as an agent artefact at {artifact.path} (usable as FIXED / --alt-load)")

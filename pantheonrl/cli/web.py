@@ -164,38 +164,44 @@ def _rotate_key(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from pantheonrl.errors import ConfigError
+
+    if args.max_workers is not None and args.max_workers < 1:
+        raise ConfigError(f"--max-workers {args.max_workers}: give at least 1 (default half the cores)")
+    if (args.backend == "ray") != (args.ray_address is not None):
+        raise ConfigError("--backend ray needs --ray-address URL (the cluster's dashboard, e.g. "
+                          "http://127.0.0.1:8265), and --ray-address goes with --backend ray")
+    return serve_app(args, {"max_workers": args.max_workers, "backend": args.backend,
+                            "ray_address": args.ray_address}, "pantheonrl web")
+
+
+def serve_app(args: argparse.Namespace, options: dict[str, Any], name: str) -> int:
+    """Check the server options every server command shares, build the app once (configuration errors exit 2
+    before anything listens), then serve it (gunicorn, or Flask's server with ``--dev``)."""
+    from pantheonrl.errors import ConfigError
     from pantheonrl.webui import create_app
     from pantheonrl.webui.server import serve_dev, serve_production
 
     if not 1 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give 1 to 65535")
-    if args.max_workers is not None and args.max_workers < 1:
-        raise ConfigError(f"--max-workers {args.max_workers}: give at least 1 (default half the cores)")
     if not 0 < args.session_hours <= 24 * 30:
         raise ConfigError(f"--session-hours {args.session_hours}: give more than 0 and at most 720")
     if not Path(args.data_dir).is_dir():
         raise ConfigError(f"--data-dir {args.data_dir!r} does not exist; create it with 'pantheonrl web init "
                           f"--data-dir {args.data_dir} --admin NAME --password-file FILE'")
 
-    if (args.backend == "ray") != (args.ray_address is not None):
-        raise ConfigError("--backend ray needs --ray-address URL (the cluster's dashboard, e.g. "
-                          "http://127.0.0.1:8265), and --ray-address goes with --backend ray")
-
     def factory() -> Any:
-        return create_app(args.data_dir, host=args.host, max_workers=args.max_workers,
-                          session_hours=args.session_hours, secure_cookies=args.https, backend=args.backend,
-                          ray_address=args.ray_address)
+        return create_app(args.data_dir, host=args.host, session_hours=args.session_hours,
+                          secure_cookies=args.https, **options)
 
-    # build it once here so that configuration errors (no secret key, no Ray, ...) exit 2 before the server starts
     probe = create_app(args.data_dir, host=args.host, start_backend=False, session_hours=args.session_hours,
-                       backend=args.backend, ray_address=args.ray_address)
-    probe.extensions["pantheonrl"].store.close()
+                       **{k: v for k, v in options.items() if k != "max_workers"})
+    probe.extensions["pantheonrl"].close()
     where = f"http://{args.host}:{args.port}"
     if args.dev:
-        print(f"pantheonrl web: development server on {where} (no debugger); stop with Ctrl-C", flush=True)
+        print(f"{name}: development server on {where} (no debugger); stop with Ctrl-C", flush=True)
         serve_dev(factory(), args.host, args.port)
     else:
-        print(f"pantheonrl web: serving {where}; stop with SIGTERM or Ctrl-C", flush=True)
+        print(f"{name}: serving {where}; stop with SIGTERM or Ctrl-C", flush=True)
         serve_production(factory, args.host, args.port)
     return 0
 

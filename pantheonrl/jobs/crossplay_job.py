@@ -17,7 +17,6 @@ FAILED with the reason, and submitting it again recomputes the same matrix.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import signal
@@ -288,33 +287,15 @@ def write_config(cfg: CrossPlayJobConfig, run_dir: Path) -> Path:
 
 
 # ------------------------------------------------------------------------ the job process
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pantheonrl.jobs.crossplay_job",
-                                     description="Run a cross-play job of the job table (started by a job backend, "
-                                                 "not by hand).")
-    parser.add_argument("--job-id", required=True)
-    parser.add_argument("--jobs-db", required=True)
-    parser.add_argument("--run-dir", required=True)
-    parser.add_argument("--ray", action="store_true", help="play the cells as Ray tasks (inside a Ray job)")
-    return parser
-
-
 def main(argv: list[str] | None = None) -> int:
     """Exit 0 when the matrix is written or the job was cancelled, 1 on an error, 2 for an invalid config."""
-    from pantheonrl.cli._runner import lock_run
-    from pantheonrl.jobs.runtime import JobRuntime
+    from pantheonrl.jobs.runtime import job_process
     from pantheonrl.jobs.states import CANCELLED, FAILED, INTERRUPTED, SUCCEEDED
-    from pantheonrl.jobs.store import JobStore, check_job_id
 
-    args = _parser().parse_args(argv)
-    job_id = check_job_id(args.job_id)
-    run_dir = Path(args.run_dir).resolve()
-    store = JobStore(args.jobs_db)
-    lock = None
-    try:
-        lock = lock_run(run_dir)
-        runtime = JobRuntime(store, job_id, run_dir)
-        runtime.begin()
+    with job_process(argv, "python -m pantheonrl.jobs.crossplay_job",
+                     "Run a cross-play job of the job table (started by a job backend, not by hand).",
+                     (("--ray", "play the cells as Ray tasks (inside a Ray job)"),)) as (args, runtime):
+        run_dir = runtime.run
         signal.signal(signal.SIGTERM, lambda signum, frame: setattr(runtime, "stop_reason",
                                                                     runtime.stop_reason or "SIGTERM"))
         done = [0]
@@ -339,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("self-play vs cross-play: " + ", ".join(f"{k}={v:.4f}" for k, v in gap.items()
                                                               if isinstance(v, float) and math.isfinite(v)))
         except Stopped as stop:
-            asked = store.get(job_id).cancel_requested or (run_dir / STOP_FILE).exists()
+            asked = runtime.store.get(runtime.job_id).cancel_requested or (run_dir / STOP_FILE).exists()
             # a SIGTERM nobody asked for (a shutdown) leaves the job INTERRUPTED: without a checkpoint it then fails
             runtime.finish(CANCELLED if asked else INTERRUPTED, f"{stop} after {done[0]} cells", 0)
             return 0
@@ -352,10 +333,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         runtime.finish(SUCCEEDED, None, 0)
         return 0
-    finally:
-        if lock is not None:
-            lock.close()
-        store.close()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ module named by a user.
   its checkpoints, except CoMeDi populations).
 - ``crossplay``: a :class:`~pantheonrl.jobs.crossplay_job.CrossPlayJobConfig` run by
   ``python -m pantheonrl.jobs.crossplay_job`` (on the ``ray`` backend its cells are Ray tasks).
+- ``bc``: a :class:`~pantheonrl.jobs.bc_job.BCJobConfig` (a human proxy from recorded games) run by
+  ``python -m pantheonrl.jobs.bc_job``.
 """
 
 from __future__ import annotations
@@ -77,9 +79,21 @@ def _crossplay_argv(python: str, run: Path, job_id: str, db_url: str, on_ray: bo
             str(run)] + (["--ray"] if on_ray else [])
 
 
+def _prepare_bc(config: Mapping[str, Any]) -> PreparedJob:
+    from pantheonrl.jobs.bc_job import BCJobConfig, write_config
+
+    cfg = BCJobConfig.from_dict(config)
+    return PreparedJob(cfg.to_dict(), cfg.epochs, False, lambda run: write_config(cfg, run))
+
+
+def _bc_argv(python: str, run: Path, job_id: str, db_url: str, on_ray: bool) -> list[str]:
+    return [python, "-m", "pantheonrl.jobs.bc_job", "--job-id", job_id, "--jobs-db", db_url, "--run-dir", str(run)]
+
+
 KINDS: dict[str, JobKind] = {
     "train": JobKind("train", _prepare_train, _train_argv),
     "crossplay": JobKind("crossplay", _prepare_crossplay, _crossplay_argv),
+    "bc": JobKind("bc", _prepare_bc, _bc_argv),
 }
 
 

@@ -17,11 +17,12 @@ same flag, and so does the heartbeat thread when it reads a cancel request from 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import math
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from pantheonrl.jobs.reconciler import STATUS_FILE
 from pantheonrl.jobs.states import CANCELLED, FAILED, INTERRUPTED, RUNNING, SUCCEEDED, JobStatus
 from pantheonrl.jobs.store import JobRecord, JobStore, _one_line, check_job_id, utcnow
 
-__all__ = ["DEFAULT_HEARTBEAT_S", "JobRuntime", "run_job"]
+__all__ = ["DEFAULT_HEARTBEAT_S", "JobRuntime", "job_process", "run_job"]
 
 DEFAULT_HEARTBEAT_S = 10.0
 STOP_FILE = "STOP"
@@ -271,4 +272,35 @@ def run_job(args: argparse.Namespace, argv: list[str], train: Callable[..., int]
             if lock is not None:
                 lock.close()
     finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def job_process(argv: list[str] | None, prog: str, description: str,
+                flags: tuple[tuple[str, str], ...] = ()) -> Iterator[tuple[argparse.Namespace, JobRuntime]]:
+    """The frame of a job kind's process without a training loop (``python -m pantheonrl.jobs.<kind>_job
+    --job-id ID --jobs-db URL --run-dir RUN``): parse those (and ``flags``, ``(--flag, help)`` switches), take the
+    run folder's lock, start the heartbeats (:meth:`JobRuntime.begin`); the body records the end with
+    :meth:`JobRuntime.finish`. The lock and the database are released afterwards."""
+    from pantheonrl.cli._runner import lock_run
+
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--job-id", required=True)
+    parser.add_argument("--jobs-db", required=True)
+    parser.add_argument("--run-dir", required=True)
+    for flag, text in flags:
+        parser.add_argument(flag, action="store_true", help=text)
+    args = parser.parse_args(argv)
+    job_id = check_job_id(args.job_id)
+    store = JobStore(args.jobs_db)
+    lock = None
+    try:
+        run_dir = Path(args.run_dir).resolve()
+        lock = lock_run(run_dir)
+        runtime = JobRuntime(store, job_id, run_dir)
+        runtime.begin()
+        yield args, runtime
+    finally:
+        if lock is not None:
+            lock.close()
         store.close()

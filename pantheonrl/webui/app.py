@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
 
 from pantheonrl.errors import ConfigError, unknown_choice
 from pantheonrl.jobs import DataRoot, JobBackend, JobStore, LocalBackend
@@ -33,9 +33,14 @@ class WebState:
     accounts: AccountStore
     limiter: LoginLimiter
     metrics: MetricsReader
+    play: Any = None  # pantheonrl.webui.play.PlayService (with the overcooked extra)
+    socketio: Any = None  # flask_socketio.SocketIO of the play page
 
     def close(self) -> None:
-        """Stop the embedded dispatcher (running jobs go on in their own process groups) and close the database."""
+        """End running games (their records are written), stop the embedded dispatcher (running jobs go on in their
+        own process groups) and close the database."""
+        if self.play is not None:
+            self.play.shutdown()
         self.backend.stop()
         self.store.close()
 
@@ -44,7 +49,8 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
                secret_key: str | None = None, host: str = "127.0.0.1", session_hours: float = DEFAULT_SESSION_HOURS,
                secure_cookies: bool = False, max_workers: int | None = None, db_url: str | None = None,
                limiter: LoginLimiter | None = None, config: dict[str, Any] | None = None,
-               backend: str = "local", ray_address: str | None = None) -> Flask:
+               backend: str = "local", ray_address: str | None = None, play_only: bool = False,
+               study: Any = None) -> Flask:
     """The dashboard for ``data_dir``.
 
     :param testing: Flask's TESTING (allows a short or default ``secret_key``).
@@ -60,8 +66,11 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
     :param backend: where jobs run: ``"local"`` (this machine, a bounded pool) or ``"ray"`` (the Ray cluster at
         ``ray_address``, which must see the data dir and database at the same paths).
     :param ray_address: the Ray cluster's dashboard (Jobs API) address, e.g. ``http://127.0.0.1:8265``.
+    :param play_only: serve only human play (``pantheonrl play``): no job pages or API, no job dispatcher.
+    :param study: a :class:`pantheonrl.play.study.Study` the play page runs (study mode).
     """
     from pantheonrl.webui import api, auth, errors, pages, security
+    from pantheonrl.webui.graphics import graphics_bp
     from pantheonrl.webui.settings import check_secret_key
 
     root = DataRoot(data_dir, db_url)
@@ -84,6 +93,7 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         SEND_FILE_MAX_AGE_DEFAULT=300,
     )
+    app.config.update(PLAY_ONLY=play_only, PLAY_STUDY=study)
     app.config.update(config or {})
     store = JobStore(root.db_url)
     try:
@@ -99,11 +109,31 @@ def create_app(data_dir: str | os.PathLike[str], *, testing: bool = False, start
     security.install(app)
     errors.install(app)
     auth.install(app)
-    app.register_blueprint(api.api_bp)
-    app.register_blueprint(pages.pages_bp)
-    if start_backend:
+    if not play_only:
+        app.register_blueprint(api.api_bp)
+        app.register_blueprint(pages.pages_bp)
+    app.register_blueprint(graphics_bp)
+    if play_available():
+        from pantheonrl.webui import play
+
+        state.socketio = play.install(app)
+    elif play_only:
+        raise ConfigError("human play needs the overcooked extra and Flask-SocketIO: pip install "
+                          "'pantheonrl[overcooked,web]'")
+    if play_only:
+        app.add_url_rule("/", "home", lambda: redirect(url_for("play.play_page")))
+    app.context_processor(lambda: {"has_play": state.play is not None, "play_only": play_only,
+                                   "home": url_for("play.play_page") if play_only else url_for("pages.jobs")})
+    if start_backend and not play_only:
         jobs.start()
     return app
+
+
+def play_available() -> bool:
+    """Human play needs the ``overcooked`` extra and Flask-SocketIO (the ``web`` extra)."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("overcooked", "flask_socketio"))
 
 
 def _backend(name: str, root: DataRoot, store: JobStore, max_workers: int | None,

@@ -87,7 +87,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target:
         return target
-    return url_for("pages.jobs")
+    return url_for("play.play_page") if current_app.config.get("PLAY_ONLY") else url_for("pages.jobs")
 
 
 @auth_bp.route("/login", methods=["GET", "POST"])

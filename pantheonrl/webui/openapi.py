@@ -237,6 +237,27 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "the jobs of a population",
                 "parameters": [{"name": "group_id", "in": "path", "required": True, "schema": _ID}],
                 "responses": {"200": _json("Experiment", "the jobs"), **_errors(401, 404)}}},
+            "/api/trajectories": {"get": {
+                "summary": "your recorded games (human play), newest first",
+                "parameters": [{"name": "participant", "in": "query", "schema": {"type": "string"},
+                                "description": "one study participant's games"}],
+                "responses": {"200": {"description": "the records", "content": {"application/json": {
+                    "schema": {"type": "object"}}}}, **_errors(401)}}},
+            "/api/trajectories/{episode_id}/{fmt}": {"get": {
+                "summary": "a recorded game: json (one entry per tick, overcooked_ai keys) or npy (transitions)",
+                "parameters": [{"name": "episode_id", "in": "path", "required": True, "schema": _ID},
+                               {"name": "fmt", "in": "path", "required": True,
+                                "schema": {"type": "string", "enum": ["json", "npy"]}}],
+                "responses": {"200": {"description": "the file", "content": {
+                    "application/json": {"schema": {}}, "application/octet-stream": {"schema": {}}}},
+                    **_errors(400, 401, 404)}}},
+            "/api/trajectories/bc": {"post": {
+                "summary": "a bc job: a human proxy cloned from some of your recorded games",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["records"], "additionalProperties": False,
+                    "properties": {"records": {"type": "array", "minItems": 1, "items": _ID},
+                                   "epochs": {"type": "integer", "minimum": 1, "maximum": 1000}}}}}},
+                "responses": {"201": _json("Job", "the bc job"), **_errors(400, 401, 404)}}},
             "/api/agents": {"get": {
                 "summary": "the saved agents of your jobs",
                 "parameters": [{"name": "job", "in": "query", "schema": _ID, "description": "one job's agents"}],

@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["THREADS", "serve_dev", "serve_production"]
 
-THREADS = 8
+THREADS = 32  # each play websocket holds a thread for its lifetime
 log = logging.getLogger("pantheonrl.webui")
 
 
@@ -63,7 +63,11 @@ def serve_production(factory: Callable[[], Any], host: str, port: int, *, thread
 def serve_dev(app: Any, host: str, port: int) -> None:
     """Flask's development server, threaded, without the debugger or the reloader."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    socketio = app.extensions["pantheonrl"].socketio
     try:
-        app.run(host=host, port=port, debug=False, use_debugger=False, use_reloader=False, threaded=True)
+        if socketio is not None:  # websockets need Flask-SocketIO's runner (still Werkzeug: --dev only)
+            socketio.run(app, host=host, port=port, debug=False, use_reloader=False, allow_unsafe_werkzeug=True)
+        else:
+            app.run(host=host, port=port, debug=False, use_debugger=False, use_reloader=False, threaded=True)
     finally:
         _close(app)

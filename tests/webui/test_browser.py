@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pantheonrl.play import STAY
+
 PASSWORD = "a good browser password"
 VIEWPORT = {"width": 1280, "height": 800}
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -404,7 +406,77 @@ def _flow(ctx: Any, page: Any, pages: list, server: Server, tmp_path: Path, expe
     assert cells.first.inner_text().startswith(f"{matrix['means'][0][0]:.3f} ± ")
     expect(page.locator("ul.files a", has_text="crossplay.png")).to_be_visible()
     check_screenshot(ctx, page, "crossplay-job")
+
+    # 7. human play: a game with a scripted cook on cramped_room, keys held and pressed, to its end
+    _play(ctx, page, server, expect)
     ctx.watch.check(page, "the end")
+
+
+PLAY_TICKS, PLAY_TICK_MS = 40, 100
+
+
+def _play(ctx: Any, page: Any, server: Server, expect: Any) -> None:
+    page.goto("/play")
+    expect(page.locator("#play")).to_have_attribute("data-socket", "ready")
+    form = page.locator("#play-form")
+    form.locator("select[name=mode]").select_option("human-ai")
+    form.locator("select[name=layout]").select_option("cramped_room")
+    form.locator("select[name=agent]").select_option("greedy")
+    form.locator("input[name=horizon]").fill(str(PLAY_TICKS))
+    form.locator("input[name=tick_ms]").fill(str(PLAY_TICK_MS))
+    form.get_by_role("button", name="Start game").click()
+    board = page.locator("#board")
+    page.wait_for_function("() => Number(document.getElementById('board').dataset.tick) >= 1")
+    expect(page.locator("#play")).to_have_attribute("data-transport", "websocket")  # gunicorn serves websockets
+    first = page.evaluate("() => document.getElementById('board').toDataURL()")
+    page.keyboard.down("ArrowRight")  # held: auto-repeat is Chromium's; the server moves once per tick
+    time.sleep(1.0)
+    page.keyboard.up("ArrowRight")
+    for key in ("ArrowUp", "Space", "ArrowLeft", "ArrowDown", "Space"):
+        page.keyboard.press(key)
+        time.sleep(0.15)
+    page.wait_for_function("(old) => document.getElementById('board').toDataURL() !== old", arg=first)
+    check_screenshot(ctx, page, "play")
+    expect(board).to_have_attribute("data-done", "true", timeout=PLAY_TICKS * PLAY_TICK_MS * 3)
+    expect(page.locator('[data-field="summary"]')).to_be_visible()
+    assert "time is up" in page.locator('[data-field="summary-text"]').inner_text()
+    check_screenshot(ctx, page, "play-summary")
+
+    records = page.request.get("/api/trajectories").json()["trajectories"]
+    assert len(records) == 1 and records[0]["ticks"] == PLAY_TICKS and records[0]["ended_by"] == "horizon"
+    doc = page.request.get(f"/api/trajectories/{records[0]['id']}/json").json()
+    assert len(doc["ticks"]) == len(doc["ep_states"][0]) == PLAY_TICKS  # one record per tick
+    human = [t["joint_action"][0] for t in doc["ticks"]]
+    moves = [a for a in human if a != STAY]
+    assert len(moves) >= 5, human  # the held key and the presses arrived
+    mailbox = doc["stats"]["mailboxes"][0]
+    assert mailbox["taken"] <= PLAY_TICKS and mailbox["received"] >= mailbox["taken"], mailbox
+    page.goto("/trajectories")
+    expect(page.locator(f'tr[data-record="{records[0]["id"]}"]')).to_be_visible()
+    check_screenshot(ctx, page, "trajectories")
+    _foreign_origin_is_refused(ctx, server)
+
+
+def _foreign_origin_is_refused(ctx: Any, server: Server) -> None:
+    """python-engineio's same-origin check on the live server: the logged-in browser's cookie from another
+    Origin is refused; from the dashboard's own origin it connects (so the refusal means something)."""
+    import socketio
+
+    cookie = next(c["value"] for c in ctx.cookies() if c["name"] == "session")
+
+    def connect(origin: str) -> bool:
+        client = socketio.Client(reconnection=False)
+        try:
+            client.connect(server.base, namespaces=["/play"], transports=["polling"], wait_timeout=10,
+                           headers={"Origin": origin, "Cookie": f"session={cookie}"})
+        except socketio.exceptions.ConnectionError:
+            return False
+        client.disconnect()
+        return True
+
+    assert connect(server.base)
+    assert not connect("http://evil.example")
+    assert not connect(server.base.replace("127.0.0.1", "localhost"))  # another origin, same machine
 
 
 def _check_agent_zip(path: Path) -> None:
