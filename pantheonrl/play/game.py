@@ -180,12 +180,13 @@ class Game:
 
     def start(self) -> None:
         """Emit the start state and run the tick thread (``tick_ms`` after the start state, then every tick)."""
-        if self._thread is not None:
-            return
+        with self._lock:  # two racing callers (two "ready" messages) start one loop
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._loop, name=f"play-game-{self.id[:8]}", daemon=True)
         first = self._begin()
         if first is not None:
             self._emit(first)
-        self._thread = threading.Thread(target=self._loop, name=f"play-game-{self.id[:8]}", daemon=True)
         self._thread.start()
 
     def stop(self, reason: str = "shutdown") -> None:

@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -49,6 +50,8 @@ MODES = ("human-ai", "human-human", "ai-ai")
 RECORDS = "trajectories"
 STUDIES = "studies"
 EVENTS_PER_SECOND = 40  # a held key repeats at ~30/s; more is dropped (and counted)
+SOCKETS_PER_USER = 4  # each websocket holds a server thread
+LOBBY_TIMEOUT_S = 120  # a game nobody started (a partner who never came, a page that never got ready) ends
 _CREATE_KEYS = ("mode", "layout", "agent", "agent2", "seat", "horizon", "tick_ms", "ticks_per_ai_action")
 RECORD_FORMATS = {"json": "application/json", "npy": "application/octet-stream"}
 
@@ -69,20 +72,32 @@ class PlayService:
         self.records = data_dir / RECORDS
         self.studies = data_dir / STUDIES
         self.study = study  # a pantheonrl.play.study.Study, or None
+        self.progress: dict[str, int] = {}  # study participant -> their next game
         self.emit = emit
         self.registry = GameRegistry(max_games)
         self._lock = threading.Lock()
         self.sockets: dict[str, str] = {}  # sid -> user name
+        self.versions: dict[str, int] = {}  # sid -> the session version it connected with
         self.seat_socket: dict[str, str] = {}  # user name -> the sid that holds their seat
         self.ready: dict[str, set[str]] = {}  # game id -> users ready
         self.dropped: dict[str, int] = {}  # sid -> events dropped by the rate limit
         self._rate: dict[str, tuple[float, float]] = {}  # sid -> (tokens, last time)
 
     # ------------------------------------------------------------------ sockets
+    def connect(self, sid: str, user: UserRecord) -> None:
+        """Register a socket of ``user`` (at most :data:`SOCKETS_PER_USER` at once)."""
+        with self._lock:
+            if sum(name == user.name for name in self.sockets.values()) >= SOCKETS_PER_USER:
+                raise ConnectionRefusedError(f"at most {SOCKETS_PER_USER} play connections per user")
+            self.sockets[sid] = user.name
+            self.versions[sid] = user.session_version
+
     def allow(self, sid: str, now: float | None = None) -> bool:
-        """A token bucket per socket: :data:`EVENTS_PER_SECOND`, bursts up to the same."""
+        """A token bucket per live socket: :data:`EVENTS_PER_SECOND`, bursts up to the same."""
         now = time.monotonic() if now is None else now
         with self._lock:
+            if sid not in self.sockets:
+                return False
             tokens, last = self._rate.get(sid, (float(EVENTS_PER_SECOND), now))
             tokens = min(float(EVENTS_PER_SECOND), tokens + (now - last) * EVENTS_PER_SECOND)
             if tokens < 1:
@@ -96,7 +111,19 @@ class PlayService:
         with self._lock:
             self._rate.pop(sid, None)
             self.dropped.pop(sid, None)
+            self.versions.pop(sid, None)
             return self.sockets.pop(sid, None)
+
+    def _hold_seat(self, user_name: str, sid: str, game: Any) -> None:
+        """Bind the user's seat to ``sid``; if that socket closed meanwhile (a tab closed while an agent loaded),
+        the game ends at once instead of waiting for a socket that is gone."""
+        with self._lock:
+            alive = self.sockets.get(sid) == user_name
+            if alive:
+                self.seat_socket[user_name] = sid
+        if not alive:
+            self.registry.disconnect(user_name, "disconnect")
+            raise ConfigError("the connection closed while the game was being made")
 
     # ------------------------------------------------------------------ games
     def user_dir(self, user_name: str) -> Path:
@@ -150,12 +177,17 @@ class PlayService:
         meta: dict[str, Any] = {}
         if isinstance(data, dict) and ("participant" in data or "study_game" in data):
             data, meta = self._study_game(data)
+        elif self.study is not None:
+            raise ConfigError("this server runs a study: start it with a participant id")
         config, seat = self.config_from(user, data)
         game = self.registry.create(config, self._emitter(), user_id=user.name, seat=seat,
                                     record_dir=self.user_dir(user.name), on_end=[self._ended], meta=meta)
         with self._lock:
-            self.seat_socket[user.name] = sid
             self.ready[game.id] = set()
+        self._hold_seat(user.name, sid, game)
+        timer = threading.Timer(LOBBY_TIMEOUT_S, lambda: None if game.started or game.done else game.stop("idle"))
+        timer.daemon = True
+        timer.start()
         log.info("game %s created by %r: %s on %s", game.id, user.name, data.get("mode", "human-ai"), config.layout)
         return game, seat
 
@@ -166,11 +198,15 @@ class PlayService:
 
         if self.study is None:
             raise ConfigError("this server runs no study; start one with: pantheonrl play --study FILE")
-        unknown = [key for key in data if key not in ("participant", "study_game")]
+        unknown = [key for key in data if key not in ("participant",)]
         if unknown:
-            raise ConfigError(unknown_choice("study option", str(unknown[0]), ("participant", "study_game")))
+            raise ConfigError(unknown_choice("study option", str(unknown[0]), ("participant",)))
         participant = check_participant(data.get("participant"))
-        index = data.get("study_game")
+        with self._lock:  # the server, not the page, decides which game comes next
+            index = self.progress.get(participant, 0)
+            if index >= len(self.study.games):
+                raise ConfigError(f"participant {participant} has played every game of study {self.study.name}")
+            self.progress[participant] = index + 1
         message = self.study.message(index)
         return message, {"study": self.study.name, "participant": participant, "study_game": index,
                          "study_games": len(self.study.games)}
@@ -179,8 +215,7 @@ class PlayService:
         if not isinstance(game_id, str) or len(game_id) != 32:
             raise ConfigError(f"game_id: {game_id!r:.80} is not a game code (32 hex characters)")
         game = self.registry.join(game_id, user.name)
-        with self._lock:
-            self.seat_socket[user.name] = sid
+        self._hold_seat(user.name, sid, game)
         self.emit("joined", {"game_id": game.id, "players": game.players()}, game.id)
         return game, game.seat_of(user.name)
 
@@ -226,8 +261,8 @@ class PlayService:
         paths = getattr(game, "record_paths", None)
         if paths is None:
             return
-        owner = game.users[game.config.human_seats[0]] if game.config.human_seats else None
-        targets = [self.user_dir(u) for u in {u for u in game.users if u is not None and u != owner}]
+        targets = [self.user_dir(u) for u in {u for u in game.users if u is not None}
+                   if self.user_dir(u) != game.record_dir]
         if game.meta.get("participant"):  # a study's records, grouped by participant
             targets.append(self.studies / game.meta["study"] / game.meta["participant"])
         for target in targets:
@@ -274,12 +309,16 @@ class PlayService:
         for episode_id in episode_ids:
             if not isinstance(episode_id, str):
                 raise ConfigError(f"records: {episode_id!r:.80} is not a recorded game's id")
-            path = folder / f"{check_job_id(episode_id)}.json"
+            path = (folder / f"{check_job_id(episode_id)}.json").resolve()
             npy = path.with_suffix(".npy")
-            if not path.is_file() or not npy.is_file():
+            if not path.is_relative_to(folder.resolve()) or not path.is_file() or not npy.is_file():
                 abort(404, description=f"no recorded game {episode_id} with transitions")
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            mine = [p["seat"] for p in doc.get("players", []) if p.get("kind") == f"human:{user_name}"]
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                abort(404, description=f"recorded game {episode_id} cannot be read")
+            mine = [p.get("seat") for p in doc.get("players", [])
+                    if isinstance(p, dict) and p.get("kind") == f"human:{user_name}" and p.get("seat") in (0, 1)]
             if not mine:
                 raise ConfigError(f"game {episode_id[:8]}: you did not play in it (it has no seat of yours to "
                                   f"clone)")
@@ -337,8 +376,11 @@ def install(app: Any) -> Any:
         study=app.config.get("PLAY_STUDY"))
 
     def user_of_socket() -> UserRecord | None:
+        """The socket's user, while their session version is the one it connected with (a password change or
+        logout elsewhere ends it)."""
         name = state.play.sockets.get(request.sid)
-        return None if name is None else state.accounts.by_name(name)
+        user = None if name is None else state.accounts.by_name(name)
+        return user if user is not None and user.session_version == state.play.versions.get(request.sid) else None
 
     def guarded(handler: Any) -> Any:
         """Re-check the socket's user and its event budget on every event; user errors go back as
@@ -355,6 +397,11 @@ def install(app: Any) -> Any:
                 return {"error": str(exc)}
             except HTTPException as exc:  # the ownership check's 404 (another user's agent)
                 return {"error": exc.description or exc.name}
+            except Exception:
+                ref = secrets.token_hex(6)
+                log.exception("play event %s failed (reference %s)", handler.__name__, ref)
+                return {"error": f"an unexpected error happened (reference {ref}); the details are in the server "
+                                 f"log"}
 
         wrapper.__name__ = handler.__name__
         return wrapper
@@ -365,7 +412,7 @@ def install(app: Any) -> Any:
         if user is None:
             log.warning("refused a play socket without a session from %s", request.remote_addr)
             raise ConnectionRefusedError("log in first")
-        state.play.sockets[request.sid] = user.name
+        state.play.connect(request.sid, user)
 
     @socketio.on("disconnect", namespace=NAMESPACE)
     def on_disconnect(reason: Any = None) -> None:
@@ -402,8 +449,9 @@ def install(app: Any) -> Any:
     @socketio.on("leave", namespace=NAMESPACE)
     @guarded
     def on_leave(user: UserRecord, data: Any) -> Any:
+        holds = state.play.seat_socket.get(user.name) == request.sid
         state.play.disconnect(user.name, request.sid, "leave")
-        return {"left": True}
+        return {"left": holds}
 
     app.register_blueprint(play_bp)
     return socketio

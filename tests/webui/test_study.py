@@ -42,7 +42,7 @@ def test_a_participant_plays_the_studys_games_in_order(study_app, data_dir):
     sock = sio.test_client(study_app, namespace=NS, flask_test_client=client)
     episodes = []
     for index in (0, 1):
-        reply = sock.emit("create", {"participant": "p-01", "study_game": index}, namespace=NS, callback=True)
+        reply = sock.emit("create", {"participant": "p-01"}, namespace=NS, callback=True)  # the server picks
         assert reply.get("game"), reply
         assert reply["seat"] == (0 if index == 0 else 1)  # the study file decides the seat
         sock.emit("ready", {}, namespace=NS, callback=True)
@@ -62,10 +62,10 @@ def test_a_participant_plays_the_studys_games_in_order(study_app, data_dir):
     listed = client.get("/api/trajectories?participant=p-01").get_json()["trajectories"]
     assert sorted(r["id"] for r in listed) == sorted(episodes)
     assert client.get("/api/trajectories?participant=p-02").get_json()["trajectories"] == []
-    for bad, message in [({"participant": "../x", "study_game": 0}, "participant id '../x' is not allowed"),
-                         ({"participant": "p1", "study_game": 7}, "study game 7 does not exist"),
-                         ({"participant": "p1", "study_game": 0, "agent": "random"}, "unknown study option"),
-                         ({"participant": "p1"}, "study game None does not exist")]:
+    for bad, message in [({"participant": "../x"}, "participant id '../x' is not allowed"),
+                         ({"participant": "p-01"}, "participant p-01 has played every game of study pilot"),
+                         ({"participant": "p1", "study_game": 0}, "unknown study option 'study_game'"),
+                         ({"mode": "human-ai", "agent": "random"}, "this server runs a study")]:
         assert message in sock.emit("create", bad, namespace=NS, callback=True)["error"], bad
 
 

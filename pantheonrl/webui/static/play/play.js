@@ -95,7 +95,7 @@
     study.next += 1;
     show("summary", false);
     canvas.dataset.done = "";
-    socket.emit("create", {participant: study.participant, study_game: index}, open);
+    socket.emit("create", {participant: study.participant}, open);  // the server picks game `index`
   }
 
   document.addEventListener("DOMContentLoaded", () => {
