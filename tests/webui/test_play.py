@@ -288,3 +288,41 @@ def test_the_joining_player_keeps_the_record_when_the_creator_took_seat_1(app, s
     episode = _wait_done(alice)[-1]["episode_id"]
     assert [r["id"] for r in state.play.records_of("bob")] == [episode]
     assert [r["id"] for r in state.play.records_of("alice")] == [episode]
+
+
+def test_two_agents_play_while_the_user_watches(app, sio, state):
+    _, alice = _socket(app, sio, "alice")
+    reply = alice.emit("create", {"mode": "ai-ai", "agent": "stay", "agent2": "greedy", "horizon": 40,
+                                  "tick_ms": 50}, namespace=NS, callback=True)
+    assert reply["seat"] is None and [p["kind"] for p in reply["game"]["players"]] == ["ai:stay", "ai:greedy"]
+    assert alice.emit("ready", {}, namespace=NS, callback=True) == {"started": True}
+    for _ in range(20):
+        alice.emit("key", "left", namespace=NS)  # a spectator's keys move nobody
+        time.sleep(0.01)
+    states = _wait_done(alice)
+    assert states[-1]["ended_by"] == "horizon" and states[-1]["tick"] == 40
+    doc = json.loads((state.play.user_dir("alice") / f"{states[-1]['episode_id']}.json").read_text())
+    assert all(t["joint_action"][0] == STAY for t in doc["ticks"])  # the spectator's "left" never reached seat 0
+    assert any(t["joint_action"][1] != STAY for t in doc["ticks"])  # the greedy cook played
+
+
+def test_the_low_rank_partner_model_adapts_to_a_recorded_human(app, sio, state):
+    """Recorded human games -> load_demonstrations -> LowRankPolicy.adapt: the NLL of the human's actions falls."""
+    from pantheonrl.algos.bc import load_demonstrations
+    from pantheonrl.algos.lowrank import LowRankPolicy
+    from pantheonrl.envs.overcooked import OvercookedMultiEnv
+
+    _, sock = _socket(app, sio, "alice")
+    sock.emit("create", {"agent": "greedy", "horizon": 40, "tick_ms": 50}, namespace=NS, callback=True)
+    sock.emit("ready", {}, namespace=NS, callback=True)
+    for i in range(40):  # a human with a habit: mostly right, sometimes interact
+        sock.emit("key", "interact" if i % 4 == 3 else "right", namespace=NS)
+        time.sleep(0.05)
+    final = _wait_done(sock)[-1]
+    npy = state.play.user_dir("alice") / f"{final['episode_id']}.npy"
+    env = OvercookedMultiEnv("cramped_room")
+    data = load_demonstrations(npy, env.observation_spaces[0], env.action_spaces[0])
+    assert len(data) == 40
+    model = LowRankPolicy(data.obs.shape[1], n_partners=3, n_actions=6, hidden=(32,), seed=0)
+    trace = model.adapt(data, chunks=8, lr=0.05)
+    assert len(trace) == 9 and trace[-1] < trace[0]
