@@ -56,6 +56,7 @@ __all__ = [
     "load_policy",
     "read_artifact",
     "save_agent",
+    "sha256_file",
     "space_from_json",
     "space_to_json",
     "verify_artifact",
@@ -381,7 +382,7 @@ class AgentArtifact:
         return load_policy(self.path, device=device)
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -537,7 +538,7 @@ def save_agent(
             if not (tmp / name).is_file():
                 raise ArtifactError(f"saving {name} produced no file at {tmp / name}")
             _fsync_file(tmp / name)
-        metadata["sha256"] = {name: _sha256_file(tmp / name) for name in HASHED_FILES}
+        metadata["sha256"] = {name: sha256_file(tmp / name) for name in HASHED_FILES}
         with open(tmp / METADATA_FILE, "w", encoding="utf-8") as f:
             json.dump(metadata, f, indent=2, allow_nan=False)
             f.write("\n")
@@ -668,7 +669,7 @@ def verify_artifact(path: str | os.PathLike[str]) -> AgentArtifact:
     artifact = read_artifact(path)
     for name in HASHED_FILES:
         expected = artifact.metadata["sha256"][name]
-        actual = _sha256_file(artifact.path / name)
+        actual = sha256_file(artifact.path / name)
         if actual != expected:
             raise ArtifactError(
                 f"{artifact.path / name} does not match its SHA-256 in {METADATA_FILE} (expected {expected}, "

@@ -118,10 +118,11 @@ class Checkpoint:
     path: Path
     num_timesteps: int
     agents: dict[str, Path] = field(default_factory=dict)
+    buffers: dict[str, Path] = field(default_factory=dict)  # off-policy learners' replay buffers (hash-checked)
 
 
 def _read_checkpoint(folder: Path) -> Checkpoint:
-    from pantheonrl.artifacts import verify_artifact
+    from pantheonrl.artifacts import sha256_file, verify_artifact
 
     data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     if data.get("format") != CHECKPOINT_FORMAT:
@@ -134,7 +135,13 @@ def _read_checkpoint(folder: Path) -> Checkpoint:
         agents[label] = artifact.path
     if "ego" not in agents:
         raise ValueError(f"{folder} holds no ego")
-    return Checkpoint(folder, int(data["num_timesteps"]), agents)
+    buffers = {}
+    for label, entry in data.get("replay_buffers", {}).items():
+        path = (folder / entry["path"]).resolve()
+        if not path.is_relative_to(folder.resolve()) or sha256_file(path) != entry["sha256"]:
+            raise ValueError(f"{folder / entry['path']} does not match the manifest")
+        buffers[label] = path
+    return Checkpoint(folder, int(data["num_timesteps"]), agents, buffers)
 
 
 def list_checkpoints(run: Path) -> list[Path]:
@@ -355,6 +362,18 @@ class Session:
                               f"{type(exc).__name__}: {_oneline(exc)}; the saved agent must have been trained on "
                               f"this game (same observation and action spaces, same framestack)") from None
 
+    def _restore_buffer(self, model: BaseAlgorithm, label: str) -> BaseAlgorithm:
+        """Refill a resumed off-policy learner's replay buffer from the checkpoint (else it would start empty and
+        wait ``learning_starts`` steps again)."""
+        from pantheonrl.common.replay_io import load_replay_buffer
+
+        path = self.resume.buffers.get(label) if self.resume is not None else None
+        buffer = getattr(model, "replay_buffer", None)
+        if path is not None and buffer is not None:
+            rows = load_replay_buffer(buffer, path)
+            print(f"{label}: restored {rows} replay buffer rows from {path.parent.name}", flush=True)
+        return model
+
     def _ego_kwargs(self) -> dict[str, Any]:
         return {"verbose": self.cfg.verbose, **self.cfg.ego_config}
 
@@ -362,7 +381,7 @@ class Session:
         cfg = self.cfg
         if self.resume is not None:
             self.continued = True
-            return self._load_model(self.resume.agents["ego"], env, "ego", "resume")
+            return self._restore_buffer(self._load_model(self.resume.agents["ego"], env, "ego", "resume"), "ego")
         if cfg.ego == LOAD:
             from pantheonrl.algos.kinds import FROZEN_OPTIONS, configure_frozen
 
@@ -504,7 +523,8 @@ class Session:
         if self.resume is not None and label in self.resume.agents:
             from pantheonrl.algos.adap import ADAP, AdapAgent
 
-            model = self._load_model(self.resume.agents[label], dummy, f"partner {label}", "resume")
+            model = self._restore_buffer(self._load_model(self.resume.agents[label], dummy, f"partner {label}",
+                                                          "resume"), label)
             cls = OffPolicyAgent if isinstance(model, OffPolicyAlgorithm) else OnPolicyAgent
             cls = AdapAgent if isinstance(model, ADAP) else cls
             agent = cls(model, working_timesteps=self.remaining(), tb_log_name=label, reset_num_timesteps=False)
@@ -554,7 +574,8 @@ class Session:
     def write_checkpoint(self) -> Path | None:
         """Save the ego and every learning partner into ``checkpoints/ckpt-<timesteps>/`` atomically (a temporary
         folder with a manifest of hashes, renamed into place last); keep the newest ``keep_checkpoints``."""
-        from pantheonrl.artifacts import save_agent
+        from pantheonrl.artifacts import save_agent, sha256_file
+        from pantheonrl.common.replay_io import save_replay_buffer, supports
 
         n = int(self.ego.num_timesteps)
         root = self.run / CHECKPOINTS
@@ -565,7 +586,8 @@ class Session:
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".ckpt-{n}.tmp-"))
         try:
             config = self.cfg.to_dict()
-            entries = {}
+            entries: dict[str, Any] = {}
+            buffers: dict[str, Any] = {}
             models = {"ego": self.ego, **self.learning}
             for label, model in models.items():
                 seen = self.labels if label == "ego" else ["ego"]
@@ -573,8 +595,12 @@ class Session:
                                       partners_seen=seen)
                 entries[label] = {"path": label, "num_timesteps": int(model.num_timesteps),
                                   "sha256": artifact.sha256}
+                buffer = getattr(model, "replay_buffer", None)
+                if buffer is not None and supports(buffer):  # off-policy: the filled rows, no pickle
+                    path = save_replay_buffer(buffer, tmp / f"{label}.replay_buffer.npz")
+                    buffers[label] = {"path": path.name, "sha256": sha256_file(path)}
             write_json(tmp / MANIFEST, {"format": CHECKPOINT_FORMAT, "version": 1, "num_timesteps": n,
-                                        "created": _now(), "agents": entries})
+                                        "created": _now(), "agents": entries, "replay_buffers": buffers})
             os.rename(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)

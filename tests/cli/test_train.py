@@ -241,3 +241,44 @@ def test_resume_a_finished_shared_run_from_its_saved_agents(rps_run, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     assert summary["num_timesteps"] >= start + 256 and summary["resumed_from"].endswith("agents")
     assert (run / "command.txt").read_text().splitlines()[-1].startswith(f"pantheonrl train --resume {run}")
+
+
+def test_an_off_policy_replay_buffer_is_checkpointed_and_restored(tmp_path, capsys):
+    """DQN's buffer rides along in each checkpoint (filled rows only, no pickle) and refills the resumed model, so
+    it does not wait learning_starts again; a tampered buffer makes the checkpoint unusable (the previous one)."""
+    from pantheonrl.common.replay_io import load_replay_buffer
+
+    run = tmp_path / "dqn"
+    ego = json.dumps({"learning_starts": 100, "buffer_size": 5000, "train_freq": 4})
+    assert main(["train", "RPS-v0", "DQN", "DEFAULT", "-t", "600", "--checkpoint-every", "300", "--run-dir", str(run),
+                 "--ego-config", ego, "--no-eval", "--verbose", "0", "--seed", "0"]) == 0
+    manifest = json.loads((run / "checkpoints" / "ckpt-600" / "manifest.json").read_text())
+    entry = manifest["replay_buffers"]["ego"]
+    saved = run / "checkpoints" / "ckpt-600" / entry["path"]
+    with np.load(saved, allow_pickle=False) as data:
+        # the callback runs before SB3 stores the step's transition: 599 rows at step 600, only the filled ones
+        assert int(data["__pos__"]) == 599 and data["observations"].shape[0] == 599
+    assert saved.stat().st_size < 200_000  # not the 5000 preallocated rows twice
+
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "-t", "800", "--no-eval"]) == 0
+    assert "ego: restored 599 replay buffer rows from ckpt-600" in capsys.readouterr().out
+    with np.load(run / "checkpoints" / "ckpt-800" / "ego.replay_buffer.npz", allow_pickle=False) as data:
+        assert 599 + 199 <= int(data["__pos__"]) <= 599 + 200  # restored rows + the new ones, not the new alone
+
+    with open(run / "checkpoints" / "ckpt-800" / "ego.replay_buffer.npz", "ab") as handle:
+        handle.write(b"x")
+    assert main(["train", "--resume", str(run), "-t", "900", "--no-eval"]) == 0
+    captured = capsys.readouterr()
+    assert "skipping damaged checkpoint ckpt-800" in captured.err and "restored 599" in captured.out
+
+    import gymnasium as gym
+    import pytest
+    from stable_baselines3 import DQN
+
+    import pantheonrl  # noqa: F401
+    from pantheonrl.errors import ConfigError
+
+    model = DQN("MlpPolicy", gym.make("RPS-v0").get_dummy_env(0), buffer_size=10)
+    with pytest.raises(ConfigError, match="a buffer of 5000 rows, not 10"):
+        load_replay_buffer(model.replay_buffer, saved)
