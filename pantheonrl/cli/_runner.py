@@ -265,7 +265,7 @@ class Session:
         self.metrics: Any = None
         self.run = Path(".")
         self.stop_reason: str | None = None
-        self.stop_at: int | None = None  # end learn() at exactly this many timesteps (jobs)
+        self.stop_at: int | None = None  # end learn() at exactly this many timesteps (jobs, resumed runs)
         self._loggers: list[Logger] = []
         self.start_timesteps = 0
 

@@ -408,6 +408,9 @@ def train(args: argparse.Namespace, argv: list[str], *, lock: Any = None, on_ses
         dump_config(cfg, run_dir / "config.yml")
         _runner.append_command(run_dir, argv)
         (run_dir / _runner.STOP_FILE).unlink(missing_ok=True)
+        # a checkpoint taken mid-rollout (a STOP, a kill) is off the rollout grid: SB3 would finish its last rollout
+        # past the target, so a resumed run ends at exactly the target (as jobs do)
+        session.stop_at = cfg.total_timesteps
         print(f"resuming {run_dir} from {resume.path.name} at {session.start_timesteps} timesteps "
               f"(target {cfg.total_timesteps})")
     else:

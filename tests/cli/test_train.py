@@ -282,3 +282,18 @@ def test_an_off_policy_replay_buffer_is_checkpointed_and_restored(tmp_path, caps
     model = DQN("MlpPolicy", gym.make("RPS-v0").get_dummy_env(0), buffer_size=10)
     with pytest.raises(ConfigError, match="a buffer of 5000 rows, not 10"):
         load_replay_buffer(model.replay_buffer, saved)
+
+
+def test_a_resume_from_a_checkpoint_off_the_rollout_grid_ends_at_exactly_the_target(tmp_path):
+    """ckpt-100 lies inside a 64-step rollout; from there SB3 would run whole rollouts to 548, past 512."""
+    import shutil
+
+    run = tmp_path / "run"
+    assert main(["train", "RPS-v0", "PPO", "DEFAULT", "-t", "256", "--checkpoint-every", "100", "--run-dir", str(run),
+                 "--ego-config", '{"n_steps": 64, "batch_size": 64}', "--no-eval", "--verbose", "0"]) == 0
+    for later in ("ckpt-200", "ckpt-256"):
+        shutil.rmtree(run / "checkpoints" / later, ignore_errors=True)
+    shutil.rmtree(run / "agents")
+    assert main(["train", "--resume", str(run), "-t", "512", "--no-eval"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["resumed_from"].endswith("ckpt-100") and summary["num_timesteps"] == 512
