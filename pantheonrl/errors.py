@@ -61,3 +61,22 @@ def unknown_choice(kind: str, value: object, allowed: Iterable[object]) -> str:
         f"unknown {kind} {value!r}; choose one of: {', '.join(str(a) for a in allowed)}"
         f"{did_you_mean(value, allowed)}"
     )
+
+
+def check_known_keys(data: Iterable[object], allowed: Iterable[object], kind: str, where: str = "") -> None:
+    """A :class:`ConfigError` (:func:`unknown_choice`, after ``where: `` when given) for the first key of ``data``
+    that is not in ``allowed``."""
+    allowed = list(allowed)
+    unknown = [key for key in data if key not in allowed]
+    if unknown:
+        message = unknown_choice(kind, str(unknown[0]), allowed)
+        raise ConfigError(f"{where}: {message}" if where else message)
+
+
+def check_whole(value: object, name: str, low: int, high: int) -> int:
+    """``value`` if it is an integer (not a bool) from ``low`` to ``high``, else a :class:`ConfigError`."""
+    import numpy as np
+
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
+        raise ConfigError(f"{name}: {value!r} must be a whole number from {low} to {high}")
+    return int(value)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pantheonrl.errors import ConfigError, unknown_choice
+from pantheonrl.errors import ConfigError, check_known_keys, check_whole
 
 __all__ = ["BCJobConfig", "main"]
 
@@ -47,10 +47,7 @@ class BCJobConfig:
     def from_dict(cls, data: Mapping[str, Any]) -> BCJobConfig:
         if not isinstance(data, Mapping):
             raise ConfigError("a bc job's config is an object with env, trajectories, env_config, player, epochs")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in data if key not in names]
-        if unknown:
-            raise ConfigError(unknown_choice("bc option", str(unknown[0]), names))
+        check_known_keys(data, [f.name for f in dataclasses.fields(cls)], "bc option")
         files = data.get("trajectories")
         if not isinstance(files, list | tuple) or not 1 <= len(files) <= MAX_FILES:
             raise ConfigError(f"trajectories: give 1 to {MAX_FILES} recorded games")
@@ -65,12 +62,8 @@ class BCJobConfig:
         env_config = data.get("env_config", {})
         if not isinstance(env_config, Mapping):
             raise ConfigError("env_config: must be an object of the game's options")
-        values = {}
-        for name, low, high in (("player", 0, 1), ("epochs", 1, 1000), ("seed", 0, 2**32 - 1)):
-            value = data.get(name, getattr(cls, name))
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"{name}: {value!r} must be a whole number from {low} to {high}")
-            values[name] = value
+        values = {name: check_whole(data.get(name, getattr(cls, name)), name, low, high)
+                  for name, low, high in (("player", 0, 1), ("epochs", 1, 1000), ("seed", 0, 2**32 - 1))}
         return cls(env=env, trajectories=tuple(files), env_config=dict(env_config), **values)
 
     def to_dict(self) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from pantheonrl.errors import ConfigError, UserInputError, unknown_choice
+from pantheonrl.errors import ConfigError, UserInputError, check_known_keys, check_whole, unknown_choice
 
 __all__ = ["MAX_AGENTS", "MAX_EPISODES", "RESULT_FILES", "CrossPlayJobConfig", "main", "run_cells"]
 
@@ -36,12 +36,6 @@ MAX_EPISODES = 10_000
 RESULT_FILES = ("crossplay.csv", "crossplay.json", "crossplay.png")
 CONFIG_FILE = "config.yml"
 STOP_FILE = "STOP"
-
-
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
-        raise ConfigError(f"{name}: {value!r} must be a whole number from {low} to {high}")
-    return int(value)
 
 
 def _bool(value: Any, name: str) -> bool:
@@ -93,10 +87,7 @@ class CrossPlayJobConfig:
         if not isinstance(data, Mapping):
             raise ConfigError(f"a cross-play config is an object such as {{'rows': {{...}}, 'episodes': 20}}, got "
                               f"{type(data).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [key for key in data if key not in names]
-        if unknown:
-            raise ConfigError(unknown_choice("cross-play option", str(unknown[0]), names))
+        check_known_keys(data, [f.name for f in dataclasses.fields(cls)], "cross-play option")
         if "rows" not in data:
             raise ConfigError("rows: missing; give the row agents")
         cols = data.get("cols")
@@ -111,10 +102,10 @@ class CrossPlayJobConfig:
             cols=None if cols is None else _agents(cols, "cols"),
             env=env,
             env_config=None if env_config is None else dict(env_config),
-            framestack=None if framestack is None else _int(framestack, "framestack", 1, 64),
-            episodes=_int(data.get("episodes", 20), "episodes", 1, MAX_EPISODES),
+            framestack=None if framestack is None else check_whole(framestack, "framestack", 1, 64),
+            episodes=check_whole(data.get("episodes", 20), "episodes", 1, MAX_EPISODES),
             both_seats=_bool(data.get("both_seats", True), "both_seats"),
-            seed=_int(data.get("seed", 0), "seed", 0, 2**32 - 1),
+            seed=check_whole(data.get("seed", 0), "seed", 0, 2**32 - 1),
             deterministic=_bool(data.get("deterministic", False), "deterministic"),
         )
 

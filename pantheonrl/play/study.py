@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pantheonrl.errors import ConfigError, unknown_choice
+from pantheonrl.errors import ConfigError, check_known_keys
 
 __all__ = ["GAME_KEYS", "MAX_GAMES", "PARTICIPANT_RULE", "Study", "check_participant"]
 
@@ -56,9 +56,7 @@ class Study:
             raise ConfigError(f"{where}: a study is a mapping with 'name' and 'games'")
         defaults_keys = ("horizon", "tick_ms", "ticks_per_ai_action")
         allowed = ("name", "games", *defaults_keys)
-        unknown = [k for k in data if k not in allowed]
-        if unknown:
-            raise ConfigError(f"{where}: " + unknown_choice("study key", str(unknown[0]), allowed))
+        check_known_keys(data, allowed, "study key", where)
         name = data.get("name")
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise ConfigError(f"{where}: name {name!r:.80} is not allowed: use {PARTICIPANT_RULE}")
@@ -72,9 +70,7 @@ class Study:
             if not isinstance(game, dict):
                 raise ConfigError(f"{where}: games[{i}] must be a mapping such as {{layout: cramped_room, agent: "
                                   f"greedy}}")
-            bad = [k for k in game if k not in GAME_KEYS]
-            if bad:
-                raise ConfigError(f"{where}: games[{i}]: " + unknown_choice("game key", str(bad[0]), GAME_KEYS))
+            check_known_keys(game, GAME_KEYS, "game key", f"{where}: games[{i}]")
             out.append({**defaults, **game})
         study = cls(name, tuple(out))
         for i in range(len(out)):  # scripted agents, layouts and numbers checked now; saved agents when played

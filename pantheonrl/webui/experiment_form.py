@@ -11,7 +11,8 @@ from typing import Any
 from pantheonrl.errors import ConfigError, unknown_choice
 from pantheonrl.webui.catalog import OVERCOOKED_ENV, field_help, layouts, registry
 
-__all__ = ["NUMBER_FIELDS", "config_from_form", "crossplay_from_form", "form_spec", "members_from_form"]
+__all__ = ["NUMBER_FIELDS", "config_from_form", "crossplay_from_form", "form_number", "form_spec",
+           "members_from_form"]
 
 # field -> (minimum, maximum or None, whether empty means null)
 NUMBER_FIELDS: dict[str, tuple[int, int | None, bool]] = {
@@ -64,7 +65,8 @@ def form_spec(agents: list[dict[str, Any]], populations: list[dict[str, Any]] | 
     }
 
 
-def _number(form: Mapping[str, str], name: str, low: int, high: int | None, optional: bool) -> int | None:
+def form_number(form: Mapping[str, str], name: str, low: int, high: int | None, optional: bool) -> int | None:
+    """A whole number from a form field (``None`` for an empty optional one), or a ConfigError with its range."""
     text = (form.get(name) or "").strip()
     if text == "" and optional:
         return None
@@ -80,7 +82,7 @@ def members_from_form(form: Mapping[str, str]) -> int:
     """How many seeds the form asks for (1: a single job; more: a population experiment)."""
     if not (form.get("members") or "").strip():
         return 1
-    return _number(form, "members", *MEMBERS, False) or 1
+    return form_number(form, "members", *MEMBERS, False) or 1
 
 
 def config_from_form(form: Any) -> dict[str, Any]:
@@ -90,13 +92,13 @@ def config_from_form(form: Any) -> dict[str, Any]:
 
     config: dict[str, Any] = {"env": form.get("env", ""), "ego": form.get("ego", "")}
     for name, (low, high, optional) in NUMBER_FIELDS.items():
-        config[name] = _number(form, name, low, high, optional)
+        config[name] = form_number(form, name, low, high, optional)
     if config["env"] == OVERCOOKED_ENV and form.get("layout"):
         config["env_config"] = {"layout_name": form["layout"]}
     partner_type = form.get("partner_type", "")
     if config["ego"] == POPULATION:
         low, high = POPULATION_SIZE
-        config["ego_config"] = {"n_conventions": _number(form, "population_size", low, high, False)}
+        config["ego_config"] = {"n_conventions": form_number(form, "population_size", low, high, False)}
         config["partners"] = [SELF]
         config["checkpoint_every"] = 0
     elif partner_type == FIXED:
@@ -120,8 +122,8 @@ def crossplay_from_form(form: Any) -> dict[str, Any]:
         "kind": "crossplay",
         "rows": [ref for ref in form.getlist("rows") if ref],
         "cols": [ref for ref in form.getlist("cols") if ref] or None,
-        "episodes": _number(form, "episodes", 1, MAX_EPISODES, False),
-        "seed": _number(form, "seed", 0, 2**32 - 1, False),
+        "episodes": form_number(form, "episodes", 1, MAX_EPISODES, False),
+        "seed": form_number(form, "seed", 0, 2**32 - 1, False),
         "both_seats": form.get("both_seats") == "on",
         "deterministic": form.get("deterministic") == "on",
     }

@@ -19,12 +19,13 @@ from typing import Any
 
 from flask import abort, current_app
 
-from pantheonrl.errors import ConfigError, UserInputError, unknown_choice
+from pantheonrl.errors import ConfigError, UserInputError, check_known_keys, check_whole, unknown_choice
 from pantheonrl.jobs import JobRecord, JobStatus, check_job_id, new_job_id
 from pantheonrl.webui import userjobs
 from pantheonrl.webui.accounts import UserRecord
 from pantheonrl.webui.names import check_label
 from pantheonrl.webui.ownership import agent_dir, owner_of
+from pantheonrl.webui.submission import parse_agent_ref
 
 __all__ = ["EXPERIMENT_KINDS", "MAX_MEMBERS", "expand_pools", "group_jobs", "population_agents", "populations_of",
            "submit_experiment"]
@@ -56,26 +57,18 @@ def submit_experiment(user: UserRecord, data: Any, *, token: str | None = None, 
     raise ConfigError(unknown_choice("experiment kind", str(kind), EXPERIMENT_KINDS))
 
 
-def _whole(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{name}: {value!r} must be a whole number from {low} to {high}")
-    return value
-
-
 def _population(user: UserRecord, data: Mapping[str, Any], token: str | None, label: str | None
                 ) -> tuple[str, list[JobRecord], bool]:
     from pantheonrl.config import TrainConfig
 
-    unknown = [key for key in data if key not in ("kind", "members", "config")]
-    if unknown:
-        raise ConfigError(unknown_choice("population option", str(unknown[0]), ["kind", "members", "config"]))
-    members = _whole(data.get("members"), "members", 2, MAX_MEMBERS)
+    check_known_keys(data, ["kind", "members", "config"], "population option")
+    members = check_whole(data.get("members"), "members", 2, MAX_MEMBERS)
     config = data.get("config")
     if not isinstance(config, Mapping):
         raise ConfigError("config: give the members' training config as an object, e.g. {\"env\": \"RPS-v0\", "
                           "\"ego\": \"PPO\", \"partners\": [\"DEFAULT\"]}")
     base = config.get("seed")
-    base = 0 if base is None else _whole(base, "config.seed", 0, 2**32 - 1 - members)
+    base = 0 if base is None else check_whole(base, "config.seed", 0, 2**32 - 1 - members)
     if token is not None:
         check_label(token, "Idempotency-Key")
         check_label(f"{token}.{members - 1}", "Idempotency-Key")
@@ -145,12 +138,10 @@ def _agent_set(user: UserRecord, refs: Any, name: str) -> dict[str, str]:
             for member, folder in population_agents(user, ref).items():
                 add(member, folder)
             continue
-        job_id, _, kind = ref.partition("/")
-        try:
-            check_job_id(job_id)
-            check_label(kind, "agent kind")
-        except UserInputError:
-            raise ConfigError(f"{name}[{i}]: {ref!r:.80} is not allowed: {AGENT_RULE}") from None
+        parsed = parse_agent_ref(ref)
+        if parsed is None:
+            raise ConfigError(f"{name}[{i}]: {ref!r:.80} is not allowed: {AGENT_RULE}")
+        job_id, kind = parsed
         folder = resolve(job_id, kind)
         label = st.accounts.labels([job_id]).get(job_id) or job_id[:8]
         add(label if kind == "ego" else f"{label}/{kind}", folder)
@@ -161,10 +152,7 @@ def _agent_set(user: UserRecord, refs: Any, name: str) -> dict[str, str]:
 
 def _crossplay(user: UserRecord, data: Mapping[str, Any], token: str | None, label: str | None
                ) -> tuple[JobRecord, bool]:
-    allowed = ("kind", "rows", "cols", *_CROSSPLAY_OPTIONS)
-    unknown = [key for key in data if key not in allowed]
-    if unknown:
-        raise ConfigError(unknown_choice("cross-play option", str(unknown[0]), allowed))
+    check_known_keys(data, ("kind", "rows", "cols", *_CROSSPLAY_OPTIONS), "cross-play option")
     config: dict[str, Any] = {"rows": _agent_set(user, data.get("rows"), "rows")}
     if data.get("cols") not in (None, []):
         config["cols"] = _agent_set(user, data["cols"], "cols")

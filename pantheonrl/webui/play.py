@@ -36,7 +36,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, session
 from werkzeug.exceptions import HTTPException
 
-from pantheonrl.errors import ConfigError, UserInputError, unknown_choice
+from pantheonrl.errors import ConfigError, UserInputError, check_known_keys, unknown_choice
 from pantheonrl.webui.accounts import UserRecord
 from pantheonrl.webui.auth import current_user, login_required
 from pantheonrl.webui.names import check_label
@@ -82,6 +82,7 @@ class PlayService:
         self.ready: dict[str, set[str]] = {}  # game id -> users ready
         self.dropped: dict[str, int] = {}  # sid -> events dropped by the rate limit
         self._rate: dict[str, tuple[float, float]] = {}  # sid -> (tokens, last time)
+        self._summaries: dict[tuple[str, int], dict[str, Any]] = {}  # (record path, mtime) -> its summary
 
     # ------------------------------------------------------------------ sockets
     def connect(self, sid: str, user: UserRecord) -> None:
@@ -137,9 +138,7 @@ class PlayService:
         if not isinstance(data, dict):
             raise ConfigError("a create message is an object such as {\"mode\": \"human-ai\", \"layout\": "
                               "\"cramped_room\", \"agent\": \"greedy\"}")
-        unknown = [key for key in data if key not in _CREATE_KEYS]
-        if unknown:
-            raise ConfigError(unknown_choice("play option", str(unknown[0]), _CREATE_KEYS))
+        check_known_keys(data, _CREATE_KEYS, "play option")
         mode = data.get("mode", "human-ai")
         if mode not in MODES:
             raise ConfigError(unknown_choice("play mode", str(mode), MODES))
@@ -160,16 +159,13 @@ class PlayService:
         resolve = userjobs.resolver(user)
 
         def resolve_agent(ref: str) -> Path:
-            job_id, _, kind = ref.partition("/")
-            try:
-                from pantheonrl.jobs import check_job_id
+            from pantheonrl.webui.submission import parse_agent_ref
 
-                check_job_id(job_id)
-                check_label(kind, "agent kind")
-            except UserInputError:
+            parsed = parse_agent_ref(ref)
+            if parsed is None:
                 raise ConfigError(f"agent {ref!r:.80} is neither a scripted partner nor a saved agent "
-                                  f"'<job id>/<kind>' of yours") from None
-            return resolve(job_id, kind)
+                                  f"'<job id>/<kind>' of yours")
+            return resolve(*parsed)
 
         return PlayConfig.from_dict(message, resolve_agent=resolve_agent), seat
 
@@ -198,9 +194,7 @@ class PlayService:
 
         if self.study is None:
             raise ConfigError("this server runs no study; start one with: pantheonrl play --study FILE")
-        unknown = [key for key in data if key not in ("participant",)]
-        if unknown:
-            raise ConfigError(unknown_choice("study option", str(unknown[0]), ("participant",)))
+        check_known_keys(data, ("participant",), "study option")
         participant = check_participant(data.get("participant"))
         with self._lock:  # the server, not the page, decides which game comes next
             index = self.progress.get(participant, 0)
@@ -277,7 +271,8 @@ class PlayService:
 
     # ------------------------------------------------------------------ records
     def records_of(self, user_name: str) -> list[dict[str, Any]]:
-        """The user's recorded games, newest first (a summary of each JSON file)."""
+        """The user's recorded games, newest first (a summary of each JSON file). Records are written once and
+        never changed, so each file is parsed once per server (a 400-tick record is about a megabyte)."""
         folder = self.user_dir(user_name)
         if not folder.is_dir():
             return []
@@ -285,16 +280,22 @@ class PlayService:
         for path in sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
             if len(path.stem) != 32:
                 continue
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            out.append({"id": path.stem, "layout": data.get("layout_name"), "score": data.get("score"),
-                        "study": data.get("study"), "study_game": data.get("study_game"),
-                        "ticks": len(data.get("ticks", [])), "ended_by": data.get("ended_by"),
-                        "players": [p.get("kind") for p in data.get("players", [])],
-                        "started_at": data.get("started_at"), "participant": data.get("participant"),
-                        "transitions": (folder / f"{path.stem}.npy").is_file()})
+            key = (str(path), path.stat().st_mtime_ns)
+            with self._lock:
+                summary = self._summaries.get(key)
+            if summary is None:
+                try:
+                    data = json.loads(path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    continue
+                summary = {"id": path.stem, "layout": data.get("layout_name"), "score": data.get("score"),
+                           "study": data.get("study"), "study_game": data.get("study_game"),
+                           "ticks": len(data.get("ticks", [])), "ended_by": data.get("ended_by"),
+                           "players": [p.get("kind") for p in data.get("players", [])],
+                           "started_at": data.get("started_at"), "participant": data.get("participant")}
+                with self._lock:
+                    self._summaries[key] = summary
+            out.append({**summary, "transitions": (folder / f"{path.stem}.npy").is_file()})
         return out
 
     def bc_config(self, user_name: str, episode_ids: Any, epochs: Any = 20) -> dict[str, Any]:
@@ -532,10 +533,9 @@ def _clone(records: Any, epochs: Any) -> Any:
 def clone_page() -> Any:
     from flask import redirect, url_for
 
-    text = request.form.get("epochs") or "20"
-    if not text.isdigit() or len(text) > 4:
-        raise ConfigError(f"epochs: {text!r:.20} is not a whole number; give 1 to 1000")
-    job = _clone(request.form.getlist("records"), int(text))
+    from pantheonrl.webui.experiment_form import form_number
+
+    job = _clone(request.form.getlist("records"), form_number(request.form, "epochs", 1, 1000, True) or 20)
     return redirect(url_for("pages.job", job_id=job.id), code=303)
 
 
@@ -547,9 +547,7 @@ def clone_api() -> Any:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ConfigError("send {\"records\": [episode id, ...], \"epochs\": 20} as JSON")
-    unknown = [key for key in data if key not in ("records", "epochs")]
-    if unknown:
-        raise ConfigError(unknown_choice("bc option", str(unknown[0]), ("records", "epochs")))
+    check_known_keys(data, ("records", "epochs"), "bc option")
     job = _clone(data.get("records"), data.get("epochs", 20))
     return userjobs.one_job(current_user(), job.id), 201
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from pantheonrl.errors import ConfigError, UserInputError
 
-__all__ = ["AGENT_REF_RULE", "STRING_RULE", "prepare_config"]
+__all__ = ["AGENT_REF_RULE", "STRING_RULE", "parse_agent_ref", "prepare_config"]
 
 STRING_RULE = "config strings are names, never paths or options: no '/', '\\', '..', NUL, or leading '-' or '~'"
 AGENT_REF_RULE = "a saved agent is named '<job id>/<agent kind>' of one of your jobs (see GET /api/agents)"
@@ -74,18 +74,27 @@ def prepare_config(data: Any, resolve_agent: Callable[[str, str], Path]) -> dict
     return config
 
 
-def _resolve_ref(path: str, value: Any, resolve_agent: Callable[[str, str], Path]) -> Path:
+def parse_agent_ref(value: Any) -> tuple[str, str] | None:
+    """``(job id, agent kind)`` of a saved agent named ``<job id>/<agent kind>``, or ``None`` when ``value`` is not
+    such a name (each caller states its own rule)."""
     from pantheonrl.jobs.store import check_job_id
     from pantheonrl.webui.names import check_label
 
-    if value is None:
-        raise ConfigError(f"{path}: missing; {AGENT_REF_RULE}")
     if not isinstance(value, str) or value.count("/") != 1:
-        raise ConfigError(f"{path}: {value!r:.80} is not allowed: {AGENT_REF_RULE}")
+        return None
     job_id, kind = value.split("/")
     try:
         check_job_id(job_id)
         check_label(kind, "agent kind")
     except UserInputError:
-        raise ConfigError(f"{path}: {value!r:.80} is not allowed: {AGENT_REF_RULE}") from None
-    return resolve_agent(job_id, kind)
+        return None
+    return job_id, kind
+
+
+def _resolve_ref(path: str, value: Any, resolve_agent: Callable[[str, str], Path]) -> Path:
+    if value is None:
+        raise ConfigError(f"{path}: missing; {AGENT_REF_RULE}")
+    ref = parse_agent_ref(value)
+    if ref is None:
+        raise ConfigError(f"{path}: {value!r:.80} is not allowed: {AGENT_REF_RULE}")
+    return resolve_agent(*ref)

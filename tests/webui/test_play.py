@@ -6,6 +6,7 @@ records train a BC partner that training accepts."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -88,6 +89,12 @@ def test_a_human_ai_game_takes_one_action_per_tick_and_is_recorded(app, sio, sta
     assert counters["taken"] <= 30 < counters["received"] <= sent, (counters, sent)
     assert doc["players"][0]["kind"] == "human:alice" and doc["players"][1]["kind"] == "ai:greedy"
     assert len(state.play.registry) == 0  # the slot is free
+    # a record is written once: its summary is parsed once, then served from memory
+    path = state.play.user_dir("alice") / f"{final['episode_id']}.json"
+    stat = path.stat()
+    path.write_text("{}")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert state.play.records_of("alice") == records
 
 
 def test_a_disconnect_mid_game_flushes_the_record_and_frees_the_slot(app, sio, state):
